@@ -1,0 +1,170 @@
+"""The exception hierarchy of flowmap.
+
+Every error that flowmap raises because of what a user gave it derives from
+:class:`FlowmapError`. Errors keep their data in attributes (expression,
+0-based position, spec location); the text is only made in ``__str__``, so a
+failure that is caught and handled costs nothing to format.
+
+Where it is natural an error also derives from a builtin exception, so that an
+ordinary ``except ValueError`` / ``except KeyError`` / ``except TypeError``
+still catches it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "FlowmapError",
+    "JSONPathSyntaxError",
+    "MappingError",
+    "MergeError",
+    "MissingValueError",
+    "render_location",
+]
+
+
+def render_location(location: tuple[str | int, ...]) -> str:
+    """Render a spec location as a JSONPath such as ``$.user['odd key'][0]``.
+
+    >>> render_location(("user", "odd key", 0, "id"))
+    "$.user['odd key'][0].id"
+    >>> render_location(())
+    '$'
+    """
+    parts = ["$"]
+    for step in location:
+        if isinstance(step, int):
+            parts.append(f"[{step}]")
+        elif step.isidentifier() and step.isascii():
+            parts.append(f".{step}")
+        else:
+            escaped = step.replace("\\", "\\\\").replace("'", "\\'")
+            parts.append(f"['{escaped}']")
+    return "".join(parts)
+
+
+def _caret(expression: str, position: int) -> str:
+    """Show the line of ``expression`` that holds ``position`` with a caret."""
+    start = expression.rfind("\n", 0, position) + 1
+    end = expression.find("\n", position)
+    if end == -1:
+        end = len(expression)
+    line = expression[start:end]
+    # Tabs keep their width so that the caret lines up under the character.
+    pad = "".join("\t" if ch == "\t" else " " for ch in line[: position - start])
+    return f"  {line}\n  {pad}^"
+
+
+class FlowmapError(Exception):
+    """Base class of every error flowmap raises about its input."""
+
+
+class JSONPathSyntaxError(FlowmapError, ValueError):
+    """An expression that is not a valid RFC 9535 JSONPath query.
+
+    ``position`` is a 0-based index into ``expression``; ``line`` and
+    ``column`` (both 1-based) are computed over the whole expression.
+
+    >>> err = JSONPathSyntaxError("unexpected character", "$.a b", 4)
+    >>> (err.position, err.line, err.column)
+    (4, 1, 5)
+    >>> print(err)
+    unexpected character at line 1, column 5:
+      $.a b
+          ^
+    """
+
+    def __init__(self, reason: str, expression: str, position: int) -> None:
+        position = max(0, min(position, len(expression)))
+        super().__init__(reason, expression, position)
+        self.reason = reason
+        self.expression = expression
+        self.position = position
+        self.line = expression.count("\n", 0, position) + 1
+        self.column = position - (expression.rfind("\n", 0, position) + 1) + 1
+
+    def __str__(self) -> str:
+        return (
+            f"{self.reason} at line {self.line}, column {self.column}:\n"
+            f"{_caret(self.expression, self.position)}"
+        )
+
+
+class MappingError(FlowmapError, ValueError):
+    """A mapping spec that cannot be compiled.
+
+    ``location`` is where in the spec the problem is, as a tuple of keys and
+    indexes; ``path`` renders it as a JSONPath. When the problem is a bad
+    JSONPath, ``syntax_error`` holds the underlying
+    :class:`JSONPathSyntaxError`.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        location: tuple[str | int, ...] = (),
+        syntax_error: JSONPathSyntaxError | None = None,
+    ) -> None:
+        super().__init__(reason, location)
+        self.reason = reason
+        self.location = location
+        self.syntax_error = syntax_error
+
+    @property
+    def path(self) -> str:
+        """The spec location rendered as a JSONPath."""
+        return render_location(self.location)
+
+    def __str__(self) -> str:
+        text = f"{self.reason} (at {self.path} in the spec)"
+        if self.syntax_error is not None:
+            text += f"\n{self.syntax_error}"
+        return text
+
+
+class MissingValueError(FlowmapError, KeyError):
+    """A query that had to select a value selected nothing.
+
+    ``expression`` is the query, ``step`` the part of it that first found
+    nothing (for a singular query) and ``location`` the place in a mapping
+    spec that asked for the value (empty when no spec was involved).
+    """
+
+    def __init__(
+        self,
+        expression: str,
+        step: str | None = None,
+        location: tuple[str | int, ...] = (),
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(expression, step, location)
+        self.expression = expression
+        self.step = step
+        self.location = location
+        self.reason = reason
+
+    @property
+    def path(self) -> str:
+        """The spec location rendered as a JSONPath."""
+        return render_location(self.location)
+
+    def __str__(self) -> str:
+        text = self.reason or f"no value for {self.expression!r}"
+        if self.step is not None:
+            text += f": nothing at {self.step}"
+        if self.location:
+            text += f" (at {self.path} in the spec)"
+        return text
+
+
+class MergeError(FlowmapError, TypeError):
+    """Two values that cannot be merged, or a value that cannot be placed."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message

@@ -1,0 +1,564 @@
+"""Turn a query tree into Python functions.
+
+Each query becomes Python source for a *factory*: a function whose parameters
+are the query's constants (member names, indexes, literals, compiled regexes)
+and which returns the ``find``, ``first`` and ``locate`` evaluators as
+closures. The source depends only on the *shape* of the query, not on its
+constants, so ``$.a.b`` and ``$.x.y`` share one factory: the costly step
+(``compile()`` of the generated source) runs once per shape, and a new query
+of a known shape costs a parse plus one factory call. Sharing code objects
+also keeps each compiled query small in memory.
+
+The generated code is straight-line where the query is singular (one
+``try`` around chained subscripts: the fast path for mapping leaves) and
+list-at-a-time elsewhere: each segment turns the current node list into the
+next one, so no query, however long, nests Python blocks deeply.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from ..errors import JSONPathSyntaxError, MissingValueError
+from . import _ast as A
+from ._functions import (
+    NOTHING,
+    length,
+    literal_regex_test,
+    regex_test,
+    value_of,
+)
+from ._iregexp import RegexUnsupported
+from ._runtime import (
+    MISSING,
+    descend,
+    descend_paths,
+    json_eq,
+    json_le,
+    json_lt,
+    missing_step,
+    name_part,
+)
+
+# Names per line in a chained subscript: keeps generated expressions shallow.
+_CHAIN = 16
+_LOOKUP_ERRORS = "(KeyError, TypeError, IndexError)"
+
+
+def no_match(root: Any, default: Any, expression: str, steps: Any) -> Any:
+    """What ``first`` does when nothing matched: the default, or an error."""
+    if default is MISSING:
+        step = missing_step(root, steps) if steps is not None else None
+        raise MissingValueError(expression, step)
+    return default
+
+
+_GLOBALS: dict[str, Any] = {
+    "NOTHING": NOTHING,
+    "MISSING": MISSING,
+    "json_eq": json_eq,
+    "json_lt": json_lt,
+    "json_le": json_le,
+    "descend": descend,
+    "descend_paths": descend_paths,
+    "name_part": name_part,
+    "length": length,
+    "value_of": value_of,
+    "regex_test": regex_test,
+    "no_match": no_match,
+    "__builtins__": builtins,
+}
+
+Evaluators = tuple[
+    Callable[[Any], list[Any]],
+    Callable[..., Any],
+    Callable[[Any], list[tuple[str, Any]]],
+]
+
+
+@lru_cache(maxsize=2048)
+def _factory(source: str) -> Callable[..., Evaluators]:
+    namespace = dict(_GLOBALS)
+    exec(builtins.compile(source, "<flowmap query>", "exec"), namespace)
+    factory: Callable[..., Evaluators] = namespace["_factory"]
+    return factory
+
+
+def clear_shape_cache() -> None:
+    _factory.cache_clear()
+
+
+class _Gen:
+    """Collects the source of one factory and its constants."""
+
+    def __init__(self, expression: str) -> None:
+        self.expression = expression
+        self.consts: list[Any] = []
+        self.helpers: list[str] = []
+        self.temps = 0
+
+    def const(self, value: Any) -> str:
+        self.consts.append(value)
+        return f"_c{len(self.consts) - 1}"
+
+    def temp(self) -> str:
+        self.temps += 1
+        return f"_t{self.temps}"
+
+    # --- singular chains --------------------------------------------------
+
+    def step_consts(self, steps: list[A.Name | A.Index]) -> list[tuple[bool, str]]:
+        """Constants for singular steps: (is a name, placeholder)."""
+        return [
+            (True, self.const(s.name))
+            if isinstance(s, A.Name)
+            else (False, self.const(s.index))
+            for s in steps
+        ]
+
+    def chain_lines(
+        self, var: str, steps: list[tuple[bool, str]], fail: str, indent: str
+    ) -> list[str]:
+        """Lines that walk ``var`` along singular steps inside a ``try``.
+
+        A failed lookup raises one of _LOOKUP_ERRORS; an index applied to a
+        non-array runs ``fail``. Name lookups need no type check: on
+        anything but a dict, ``x['name']`` raises TypeError.
+        """
+        lines: list[str] = []
+        names: list[str] = []
+
+        def flush() -> None:
+            while names:
+                part = names[:_CHAIN]
+                del names[:_CHAIN]
+                subscripts = "".join(f"[{k}]" for k in part)
+                lines.append(f"{indent}{var} = {var}{subscripts}")
+
+        for is_name, k in steps:
+            if is_name:
+                names.append(k)
+            else:
+                flush()
+                lines.append(f"{indent}if not isinstance({var}, list): {fail}")
+                lines.append(f"{indent}{var} = {var}[{k}]")
+        flush()
+        return lines
+
+    def singular_helper(self, segments: tuple[A.Segment, ...]) -> str:
+        """A helper ``_sN(node)`` returning the selected value or NOTHING."""
+        name = f"_s{len(self.helpers)}"
+        steps = self.step_consts(_simple_steps(segments))
+        body = [f"def {name}(v):", "    try:"]
+        body += self.chain_lines("v", steps, "return NOTHING", "        ")
+        body += [
+            f"    except {_LOOKUP_ERRORS}:",
+            "        return NOTHING",
+            "    return v",
+        ]
+        self.helpers.append("\n".join(body))
+        return name
+
+    # --- node lists ------------------------------------------------------
+
+    def nodes_function(self, segments: tuple[A.Segment, ...]) -> str:
+        """A helper ``_qN(node, root)`` returning the node list selected."""
+        name = f"_q{len(self.helpers)}"
+        self.helpers.append("")  # reserve the slot (and the name)
+        index = len(self.helpers) - 1
+        lines = [f"def {name}(n0, root):", "    cur = [n0]"]
+        lines += self.segments_code(segments, paths=False)
+        self.helpers[index] = "\n".join(lines)
+        return name
+
+    def segments_code(self, segments: tuple[A.Segment, ...], paths: bool) -> list[str]:
+        """Body lines turning ``cur`` (and ``curp``) into the result."""
+        lines: list[str] = []
+        i = 0
+        count = len(segments)
+        result = "list(zip(curp, cur))" if paths else "cur"
+        while i < count:
+            seg = segments[i]
+            if _is_simple(seg):
+                j = i
+                while j < count and _is_simple(segments[j]):
+                    j += 1
+                lines += self.chain_segment(_simple_steps(segments[i:j]), paths)
+                i = j
+            else:
+                lines += self.general_segment(seg, paths)
+                i += 1
+            if i < count:
+                lines.append("    if not cur: return []")
+        lines.append(f"    return {result}")
+        return lines
+
+    def chain_segment(self, steps: list[A.Name | A.Index], paths: bool) -> list[str]:
+        lines = ["    nxt = []"]
+        if paths:
+            lines += [
+                "    nxtp = []",
+                "    for v, p in zip(cur, curp):",
+                "        try:",
+            ]
+            lines += self.path_chain_lines(steps)
+            lines += [
+                f"        except {_LOOKUP_ERRORS}:",
+                "            continue",
+                "        nxt.append(v)",
+                "        nxtp.append(p)",
+                "    cur = nxt",
+                "    curp = nxtp",
+            ]
+            return lines
+        lines += ["    for v in cur:", "        try:"]
+        consts = self.step_consts(steps)
+        lines += self.chain_lines("v", consts, "continue", "            ")
+        lines += [
+            f"        except {_LOOKUP_ERRORS}:",
+            "            continue",
+            "        nxt.append(v)",
+            "    cur = nxt",
+        ]
+        return lines
+
+    def path_chain_lines(self, steps: list[A.Name | A.Index]) -> list[str]:
+        ind = "            "
+        lines: list[str] = []
+        for step in steps:
+            if isinstance(step, A.Name):
+                k = self.const(step.name)
+                piece = self.const(name_part(step.name))
+                lines.append(f"{ind}v = v[{k}]; p = p + {piece}")
+            elif step.index >= 0:
+                k = self.const(step.index)
+                piece = self.const(f"[{step.index}]")
+                lines.append(f"{ind}if not isinstance(v, list): continue")
+                lines.append(f"{ind}v = v[{k}]; p = p + {piece}")
+            else:
+                k = self.const(step.index)
+                lines.append(f"{ind}if not isinstance(v, list): continue")
+                lines.append(f"{ind}i = len(v) + {k}")
+                lines.append(f"{ind}if i < 0: continue")
+                lines.append(f'{ind}v = v[i]; p = f"{{p}}[{{i}}]"')
+        return lines
+
+    def general_segment(self, seg: A.Segment, paths: bool) -> list[str]:
+        lines = ["    nxt = []", "    app = nxt.append"]
+        if paths:
+            lines += ["    nxtp = []", "    appp = nxtp.append"]
+            if seg.descendant:
+                lines.append("    dn, dp = descend_paths(cur, curp)")
+                lines.append("    for n, p in zip(dn, dp):")
+            else:
+                lines.append("    for n, p in zip(cur, curp):")
+        else:
+            lines.append(
+                "    for n in descend(cur):" if seg.descendant else "    for n in cur:"
+            )
+        for sel in seg.selectors:
+            lines += self.selector_code(sel, paths)
+        lines.append("    cur = nxt")
+        if paths:
+            lines.append("    curp = nxtp")
+        return lines
+
+    def selector_code(self, sel: A.Selector, paths: bool) -> list[str]:
+        ind = "        "
+        if isinstance(sel, A.Name):
+            k = self.const(sel.name)
+            lines = [
+                f"{ind}if isinstance(n, dict):",
+                f"{ind}    v = n.get({k}, NOTHING)",
+                f"{ind}    if v is not NOTHING:",
+                f"{ind}        app(v)",
+            ]
+            if paths:
+                lines.append(
+                    f"{ind}        appp(p + {self.const(name_part(sel.name))})"
+                )
+            return lines
+        if isinstance(sel, A.Index):
+            k = self.const(sel.index)
+            if not paths:
+                return [
+                    f"{ind}if isinstance(n, list):",
+                    f"{ind}    try: app(n[{k}])",
+                    f"{ind}    except IndexError: pass",
+                ]
+            resolve = k if sel.index >= 0 else f"len(n) + {k}"
+            return [
+                f"{ind}if isinstance(n, list):",
+                f"{ind}    i = {resolve}",
+                f"{ind}    if 0 <= i < len(n):",
+                f"{ind}        app(n[i])",
+                f'{ind}        appp(f"{{p}}[{{i}}]")',
+            ]
+        if isinstance(sel, A.Wildcard):
+            if not paths:
+                return [
+                    f"{ind}if isinstance(n, dict): nxt.extend(n.values())",
+                    f"{ind}elif isinstance(n, list): nxt.extend(n)",
+                ]
+            return [
+                f"{ind}if isinstance(n, dict):",
+                f"{ind}    for k, v in n.items():",
+                f"{ind}        app(v); appp(p + name_part(k))",
+                f"{ind}elif isinstance(n, list):",
+                f"{ind}    for i, v in enumerate(n):",
+                f'{ind}        app(v); appp(f"{{p}}[{{i}}]")',
+            ]
+        if isinstance(sel, A.Slice):
+            if sel.step == 0:
+                return [f"{ind}pass"]
+            k = self.const(slice(sel.start, sel.stop, sel.step))
+            if not paths:
+                return [f"{ind}if isinstance(n, list): nxt.extend(n[{k}])"]
+            return [
+                f"{ind}if isinstance(n, list):",
+                f"{ind}    for i in range(*{k}.indices(len(n))):",
+                f'{ind}        app(n[i]); appp(f"{{p}}[{{i}}]")',
+            ]
+        pred = self.logical(sel.expr)
+        if not paths:
+            return [
+                f"{ind}if isinstance(n, dict): it = n.values()",
+                f"{ind}elif isinstance(n, list): it = n",
+                f"{ind}else: it = ()",
+                f"{ind}for c in it:",
+                f"{ind}    if {pred}: app(c)",
+            ]
+        return [
+            f"{ind}if isinstance(n, dict):",
+            f"{ind}    for k, c in n.items():",
+            f"{ind}        if {pred}: app(c); appp(p + name_part(k))",
+            f"{ind}elif isinstance(n, list):",
+            f"{ind}    for i, c in enumerate(n):",
+            f'{ind}        if {pred}: app(c); appp(f"{{p}}[{{i}}]")',
+        ]
+
+    # --- filter expressions ---------------------------------------------
+
+    def start(self, query: A.QueryNode) -> str:
+        return "root" if query.absolute else "c"
+
+    def singular_value(self, query: A.QueryNode) -> str:
+        """Expression for a singular query's value, or NOTHING."""
+        node = self.start(query)
+        if not query.segments:
+            return node
+        if len(query.segments) == 1:
+            sel = query.segments[0].selectors[0]
+            if isinstance(sel, A.Name):
+                k = self.const(sel.name)
+                got = f"{node}.get({k}, NOTHING)"
+                return f"({got} if isinstance({node}, dict) else NOTHING)"
+        return f"{self.singular_helper(query.segments)}({node})"
+
+    def nodes(self, query: A.QueryNode) -> str:
+        """Expression for the node list a (non-singular) query selects."""
+        return f"{self.nodes_function(query.segments)}({self.start(query)}, root)"
+
+    def value(self, expr: A.Expr) -> str:
+        """Expression for a comparable / ValueType operand."""
+        if isinstance(expr, A.Literal):
+            return self.const(expr.value)
+        if isinstance(expr, A.QueryNode):
+            return self.singular_value(expr)
+        if isinstance(expr, A.FunctionCall):
+            return self.function(expr)
+        raise AssertionError(f"not a value: {expr!r}")  # the parser type-checked
+
+    def function(self, call: A.FunctionCall) -> str:
+        name = call.name
+        if name == "length":
+            return f"length({self.value(call.args[0])})"
+        if name in ("count", "value"):
+            arg = call.args[0]
+            assert isinstance(arg, A.QueryNode)
+            if arg.singular:
+                single = self.singular_value(arg)
+                if name == "value":
+                    return single
+                return f"(0 if {single} is NOTHING else 1)"
+            nodes = self.nodes(arg)
+            return f"len({nodes})" if name == "count" else f"value_of({nodes})"
+        full = name == "match"
+        subject, pattern = call.args
+        if isinstance(pattern, A.Literal):
+            if not isinstance(pattern.value, str):
+                return "False"
+            try:
+                tester = literal_regex_test(pattern.value, full)
+            except RegexUnsupported as exc:
+                raise JSONPathSyntaxError(
+                    "regular expression not supported by the linear-time "
+                    f"engine ({exc})",
+                    self.expression,
+                    pattern.pos,
+                ) from None
+            if tester is None:
+                return "False"
+            return f"{self.const(tester)}({self.value(subject)})"
+        return f"regex_test({full}, {self.value(subject)}, {self.value(pattern)})"
+
+    def logical(self, expr: A.Expr) -> str:
+        if isinstance(expr, A.Paren):
+            return self.logical(expr.expr)
+        if isinstance(expr, A.QueryNode):
+            if not expr.segments:
+                return "True"
+            if expr.singular:
+                return f"({self.singular_value(expr)} is not NOTHING)"
+            return f"bool({self.nodes(expr)})"
+        if isinstance(expr, A.FunctionCall):
+            return self.function(expr)
+        if isinstance(expr, A.Not):
+            return f"(not {self.logical(expr.expr)})"
+        if isinstance(expr, A.And):
+            return "(" + " and ".join(self.logical(i) for i in expr.items) + ")"
+        if isinstance(expr, A.Or):
+            return "(" + " or ".join(self.logical(i) for i in expr.items) + ")"
+        if isinstance(expr, A.Comparison):
+            return self.comparison(expr)
+        raise AssertionError(f"not a logical expression: {expr!r}")
+
+    def comparison(self, cmp: A.Comparison) -> str:
+        op, left, right = cmp.op, cmp.left, cmp.right
+        if isinstance(left, A.Literal) and isinstance(right, A.Literal):
+            return str(_fold(op, left.value, right.value))
+        if op == ">":
+            op, left, right = "<", right, left
+        elif op == ">=":
+            op, left, right = "<=", right, left
+        if op == "==":
+            return self.equality(left, right)
+        if op == "!=":
+            return f"(not {self.equality(left, right)})"
+        t = self.temp()
+        if isinstance(right, A.Literal) or isinstance(left, A.Literal):
+            lit = right if isinstance(right, A.Literal) else left
+            assert isinstance(lit, A.Literal)
+            other = left if lit is right else right
+            value = lit.value
+            k = self.const(value)
+            o = self.value(other)
+            a, b = (t, k) if lit is right else (k, t)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return (
+                    f"((({t} := {o}).__class__ is int or {t}.__class__ is float)"
+                    f" and {a} {op} {b})"
+                )
+            if isinstance(value, str):
+                return f"(isinstance({t} := {o}, str) and {a} {op} {b})"
+        func = "json_lt" if op == "<" else "json_le"
+        return f"{func}({self.value(left)}, {self.value(right)})"
+
+    def equality(self, left: A.Expr, right: A.Expr) -> str:
+        if isinstance(left, A.Literal):
+            left, right = right, left
+        if isinstance(right, A.Literal):
+            value = right.value
+            o = self.value(left)
+            if value is None:
+                return f"({o} is None)"
+            if value is True or value is False:
+                return f"({o} is {value})"
+            k = self.const(value)
+            if isinstance(value, str):
+                return f"({o} == {k})"
+            t = self.temp()
+            return f"(({t} := {o}) == {k} and {t} is not True and {t} is not False)"
+        return f"json_eq({self.value(left)}, {self.value(right)})"
+
+    # --- the factory ------------------------------------------------------
+
+    def build(self, query: A.QueryNode) -> str:
+        segments = query.segments
+        steps: tuple[str | int, ...] | None = None
+        simple: list[A.Name | A.Index] = []
+        if query.singular:
+            simple = _simple_steps(segments)
+            steps = tuple(s.name if isinstance(s, A.Name) else s.index for s in simple)
+        expr_k = self.const(self.expression)
+        steps_k = self.const(steps)
+        body: list[str] = []
+        if query.singular:
+            consts = self.step_consts(simple)
+            chain = self.chain_lines("v", consts, "return []", "        ")
+            body += ["def find(root):", "    v = root"]
+            if chain:
+                body += ["    try:", *chain]
+                body += [f"    except {_LOOKUP_ERRORS}:", "        return []"]
+            body.append("    return [v]")
+            fail = f"return no_match(root, default, {expr_k}, {steps_k})"
+            chain = self.chain_lines("v", consts, fail, "        ")
+            body += ["def first(root, default=MISSING):", "    v = root"]
+            if chain:
+                body += ["    try:", *chain]
+                body += [f"    except {_LOOKUP_ERRORS}:", f"        {fail}"]
+            body.append("    return v")
+        else:
+            body += ["def find(root):", "    cur = [root]"]
+            body += self.segments_code(segments, paths=False)
+            body += [
+                "def first(root, default=MISSING):",
+                "    found = find(root)",
+                "    if found: return found[0]",
+                f"    return no_match(root, default, {expr_k}, None)",
+            ]
+        body += ["def locate(root):", "    cur = [root]", "    curp = ['$']"]
+        body += self.segments_code(segments, paths=True)
+        params = ", ".join(f"_c{i}" for i in range(len(self.consts)))
+        out = [f"def _factory({params}):"]
+        for helper in self.helpers:
+            out += ["    " + line for line in helper.split("\n")]
+        out += ["    " + line for line in body]
+        out.append("    return find, first, locate")
+        return "\n".join(out) + "\n"
+
+
+def _simple_steps(segments: tuple[A.Segment, ...]) -> list[A.Name | A.Index]:
+    steps: list[A.Name | A.Index] = []
+    for seg in segments:
+        sel = seg.selectors[0]
+        assert isinstance(sel, (A.Name, A.Index))
+        steps.append(sel)
+    return steps
+
+
+def _is_simple(seg: A.Segment) -> bool:
+    return (
+        not seg.descendant
+        and len(seg.selectors) == 1
+        and isinstance(seg.selectors[0], (A.Name, A.Index))
+    )
+
+
+def _fold(op: str, a: Any, b: Any) -> bool:
+    if op == "==":
+        return json_eq(a, b)
+    if op == "!=":
+        return not json_eq(a, b)
+    if op == "<":
+        return json_lt(a, b)
+    if op == "<=":
+        return json_le(a, b)
+    if op == ">":
+        return json_lt(b, a)
+    return json_le(b, a)
+
+
+def compile_query(query: A.QueryNode, expression: str) -> Evaluators:
+    """Build the ``find``, ``first`` and ``locate`` functions for ``query``."""
+    gen = _Gen(expression)
+    source = gen.build(query)
+    return _factory(source)(*gen.consts)
+
+
+def generated_source(query: A.QueryNode, expression: str) -> str:
+    """The factory source for ``query`` (for debugging and tests)."""
+    return _Gen(expression).build(query)

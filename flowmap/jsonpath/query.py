@@ -1,0 +1,154 @@
+"""Compiled queries and the compile cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from ..errors import FlowmapError
+from . import _ast as A
+from ._compiler import clear_shape_cache, compile_query
+from ._parser import parse
+
+__all__ = ["Query", "clear_cache", "compile", "query"]
+
+CACHE_SIZE = 4096
+
+
+class Query:
+    """A compiled RFC 9535 JSONPath query. Build one with :func:`compile`.
+
+    Queries are immutable and safe to share between threads. ``find``,
+    ``first`` and ``locate`` are plain functions generated for this query
+    (so calling them costs no bound-method creation):
+
+    - ``find(data) -> list``: the selected values, in the RFC's order;
+    - ``locate(data) -> list[tuple[str, Any]]``: (normalized path, value)
+      pairs, paths as RFC 9535 section 2.7 writes them;
+    - ``first(data, default=...)``: the first selected value, ``default``
+      when nothing matched, and :class:`flowmap.MissingValueError` (naming
+      the first step that found nothing) when nothing matched and no default
+      was given.
+
+    >>> q = compile("$.store.book[?@.price < 10].title")
+    >>> q.find({"store": {"book": [{"title": "A", "price": 8}, {"price": 12}]}})
+    ['A']
+    >>> str(q)
+    "$['store']['book'][?@['price'] < 10]['title']"
+    >>> q.singular
+    False
+    """
+
+    __slots__ = (
+        "_canonical",
+        "_steps",
+        "expression",
+        "find",
+        "first",
+        "locate",
+        "singular",
+    )
+
+    expression: str
+    singular: bool
+    find: Callable[[Any], list[Any]]
+    first: Callable[..., Any]
+    locate: Callable[[Any], list[tuple[str, Any]]]
+    _canonical: str
+    _steps: tuple[str | int, ...] | None
+
+    def __init__(self, expression: str) -> None:
+        if not isinstance(expression, str):
+            raise QueryTypeError(
+                f"a JSONPath expression must be a str, not {type(expression).__name__}"
+            )
+        tree = parse(expression)
+        find, first, locate = compile_query(tree, expression)
+        setattr_ = object.__setattr__
+        setattr_(self, "expression", expression)
+        setattr_(self, "singular", tree.singular)
+        setattr_(self, "find", find)
+        setattr_(self, "first", first)
+        setattr_(self, "locate", locate)
+        setattr_(self, "_canonical", A.format_query(tree))
+        steps: tuple[str | int, ...] | None = None
+        if tree.singular:
+            steps = tuple(_step(seg) for seg in tree.segments)
+        setattr_(self, "_steps", steps)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Query objects are immutable (cannot set {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Query objects are immutable (cannot delete {name!r})")
+
+    def __str__(self) -> str:
+        return self._canonical
+
+    def __repr__(self) -> str:
+        return f"Query({self.expression!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Query):
+            return NotImplemented
+        return self._canonical == other._canonical
+
+    def __hash__(self) -> int:
+        return hash(self._canonical)
+
+    def __reduce__(self) -> tuple[Callable[[str], Query], tuple[str]]:
+        return (compile, (self.expression,))
+
+
+def _step(seg: A.Segment) -> str | int:
+    sel = seg.selectors[0]
+    if isinstance(sel, A.Name):
+        return sel.name
+    assert isinstance(sel, A.Index)
+    return sel.index
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _compile_cached(expression: str) -> Query:
+    return Query(expression)
+
+
+def compile(expression: str) -> Query:
+    """Compile an RFC 9535 JSONPath query (cached).
+
+    Compiling the same text again returns the same object. Invalid text
+    raises :class:`flowmap.JSONPathSyntaxError` with the position.
+
+    >>> compile("$.a.b") is compile("$.a.b")
+    True
+    >>> compile("$.a[0]").find({"a": [7, 8]})
+    [7]
+    """
+    try:
+        return _compile_cached(expression)
+    except TypeError:
+        if not isinstance(expression, str):
+            raise QueryTypeError(
+                f"a JSONPath expression must be a str, not {type(expression).__name__}"
+            ) from None
+        raise
+
+
+class QueryTypeError(FlowmapError, TypeError):
+    """An expression that is not a string."""
+
+
+def query(expression: str, data: Any) -> list[Any]:
+    """Select from ``data`` with ``expression`` in one call.
+
+    >>> query("$..price", {"a": {"price": 1}, "b": [{"price": 2}]})
+    [1, 2]
+    """
+    return compile(expression).find(data)
+
+
+def clear_cache() -> None:
+    """Empty the compile cache and the cache of generated code shapes."""
+    _compile_cached.cache_clear()
+    clear_shape_cache()
