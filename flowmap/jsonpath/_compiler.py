@@ -72,23 +72,18 @@ _GLOBALS: dict[str, Any] = {
     "__builtins__": builtins,
 }
 
-Evaluators = tuple[
-    Callable[[Any], list[Any]],
-    Callable[..., Any],
-    Callable[[Any], list[tuple[str, Any]]],
-]
-
 
 @lru_cache(maxsize=2048)
-def _factory(source: str) -> Callable[..., Evaluators]:
+def _factory(source: str) -> Callable[..., Any]:
     namespace = dict(_GLOBALS)
     exec(builtins.compile(source, "<flowmap query>", "exec"), namespace)
-    factory: Callable[..., Evaluators] = namespace["_factory"]
+    factory: Callable[..., Any] = namespace["_factory"]
     return factory
 
 
 def clear_shape_cache() -> None:
     _factory.cache_clear()
+    _singular_factory.cache_clear()
 
 
 class _Gen:
@@ -474,51 +469,58 @@ class _Gen:
             return f"(({t} := {o}) == {k} and {t} is not True and {t} is not False)"
         return f"json_eq({self.value(left)}, {self.value(right)})"
 
-    # --- the factory ------------------------------------------------------
+    # --- the factories ----------------------------------------------------
 
-    def build(self, query: A.QueryNode) -> str:
-        segments = query.segments
-        steps: tuple[str | int, ...] | None = None
-        simple: list[A.Name | A.Index] = []
-        if query.singular:
-            simple = _simple_steps(segments)
-            steps = tuple(s.name if isinstance(s, A.Name) else s.index for s in simple)
-        expr_k = self.const(self.expression)
-        steps_k = self.const(steps)
-        body: list[str] = []
-        if query.singular:
-            consts = self.step_consts(simple)
-            chain = self.chain_lines("v", consts, "return []", "        ")
-            body += ["def find(root):", "    v = root"]
-            if chain:
-                body += ["    try:", *chain]
-                body += [f"    except {_LOOKUP_ERRORS}:", "        return []"]
-            body.append("    return [v]")
-            fail = f"return no_match(root, default, {expr_k}, {steps_k})"
-            chain = self.chain_lines("v", consts, fail, "        ")
-            body += ["def first(root, default=MISSING):", "    v = root"]
-            if chain:
-                body += ["    try:", *chain]
-                body += [f"    except {_LOOKUP_ERRORS}:", f"        {fail}"]
-            body.append("    return v")
-        else:
-            body += ["def find(root):", "    cur = [root]"]
-            body += self.segments_code(segments, paths=False)
-            body += [
-                "def first(root, default=MISSING):",
-                "    found = find(root)",
-                "    if found: return found[0]",
-                f"    return no_match(root, default, {expr_k}, None)",
-            ]
-        body += ["def locate(root):", "    cur = [root]", "    curp = ['$']"]
-        body += self.segments_code(segments, paths=True)
+    def wrap(self, body: list[str], returns: str) -> str:
         params = ", ".join(f"_c{i}" for i in range(len(self.consts)))
         out = [f"def _factory({params}):"]
         for helper in self.helpers:
             out += ["    " + line for line in helper.split("\n")]
         out += ["    " + line for line in body]
-        out.append("    return find, first, locate")
+        out.append(f"    return {returns}")
         return "\n".join(out) + "\n"
+
+    def build_general(self, query: A.QueryNode) -> str:
+        """``find`` and ``first`` of a non-singular query."""
+        expr_k = self.const(self.expression)
+        body = ["def find(root):", "    cur = [root]"]
+        body += self.segments_code(query.segments, paths=False)
+        body += [
+            "def first(root, default=MISSING):",
+            "    found = find(root)",
+            "    if found: return found[0]",
+            f"    return no_match(root, default, {expr_k}, None)",
+        ]
+        return self.wrap(body, "find, first")
+
+    def build_singular(self, kinds: str) -> str:
+        """``find`` and ``first`` of a singular query of the given step kinds.
+
+        The constants are, in order: the expression, the steps tuple, then
+        each step ('n' a name, 'i' an index).
+        """
+        expr_k = self.const(None)
+        steps_k = self.const(None)
+        consts = [(kind == "n", self.const(None)) for kind in kinds]
+        chain = self.chain_lines("v", consts, "return []", "        ")
+        body = ["def find(root):", "    v = root"]
+        if chain:
+            body += ["    try:", *chain]
+            body += [f"    except {_LOOKUP_ERRORS}:", "        return []"]
+        body.append("    return [v]")
+        fail = f"return no_match(root, default, {expr_k}, {steps_k})"
+        chain = self.chain_lines("v", consts, fail, "        ")
+        body += ["def first(root, default=MISSING):", "    v = root"]
+        if chain:
+            body += ["    try:", *chain]
+            body += [f"    except {_LOOKUP_ERRORS}:", f"        {fail}"]
+        body.append("    return v")
+        return self.wrap(body, "find, first")
+
+    def build_locate(self, query: A.QueryNode) -> str:
+        body = ["def locate(root):", "    cur = [root]", "    curp = ['$']"]
+        body += self.segments_code(query.segments, paths=True)
+        return self.wrap(body, "locate")
 
 
 def _simple_steps(segments: tuple[A.Segment, ...]) -> list[A.Name | A.Index]:
@@ -552,13 +554,54 @@ def _fold(op: str, a: Any, b: Any) -> bool:
     return json_le(b, a)
 
 
-def compile_query(query: A.QueryNode, expression: str) -> Evaluators:
-    """Build the ``find``, ``first`` and ``locate`` functions for ``query``."""
+@lru_cache(maxsize=1024)
+def _singular_factory(kinds: str) -> Callable[..., Any]:
+    return _factory(_Gen("").build_singular(kinds))
+
+
+def compile_singular(
+    steps: tuple[str | int, ...], expression: str
+) -> tuple[Callable[[Any], list[Any]], Callable[..., Any]]:
+    """``find`` and ``first`` for a singular query given as its steps.
+
+    The code depends only on which steps are names and which are indexes,
+    so it is looked up by that alone, without generating any source.
+    """
+    kinds = "".join("n" if isinstance(step, str) else "i" for step in steps)
+    find, first = _singular_factory(kinds)(expression, steps, *steps)
+    return find, first
+
+
+def compile_query(
+    query: A.QueryNode, expression: str
+) -> tuple[Callable[[Any], list[Any]], Callable[..., Any]]:
+    """Build the ``find`` and ``first`` functions for ``query``."""
+    if query.singular:
+        steps = tuple(
+            s.name if isinstance(s, A.Name) else s.index
+            for s in _simple_steps(query.segments)
+        )
+        return compile_singular(steps, expression)
     gen = _Gen(expression)
-    source = gen.build(query)
-    return _factory(source)(*gen.consts)
+    source = gen.build_general(query)
+    find, first = _factory(source)(*gen.consts)
+    return find, first
+
+
+def compile_locate(query: A.QueryNode) -> Callable[[Any], list[tuple[str, Any]]]:
+    """Build the ``locate`` function for ``query``."""
+    gen = _Gen("")
+    source = gen.build_locate(query)
+    locate: Callable[[Any], list[tuple[str, Any]]] = _factory(source)(*gen.consts)
+    return locate
 
 
 def generated_source(query: A.QueryNode, expression: str) -> str:
-    """The factory source for ``query`` (for debugging and tests)."""
-    return _Gen(expression).build(query)
+    """The ``find``/``first`` factory source for ``query`` (for debugging)."""
+    gen = _Gen(expression)
+    if query.singular:
+        kinds = "".join(
+            "n" if isinstance(s, A.Name) else "i" for s in _simple_steps(query.segments)
+        )
+        return gen.build_singular(kinds)
+    return gen.build_general(query)

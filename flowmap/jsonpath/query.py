@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from ..errors import FlowmapError
 from . import _ast as A
-from ._compiler import clear_shape_cache, compile_query
-from ._parser import parse
+from ._compiler import (
+    clear_shape_cache,
+    compile_locate,
+    compile_query,
+    compile_singular,
+)
+from ._parser import MAX_INT, parse
+from ._runtime import name_part
 
 __all__ = ["Query", "clear_cache", "compile", "query"]
 
@@ -21,7 +28,8 @@ class Query:
 
     Queries are immutable and safe to share between threads. ``find``,
     ``first`` and ``locate`` are plain functions generated for this query
-    (so calling them costs no bound-method creation):
+    (so calling them costs no bound-method creation); ``locate`` is a method
+    whose evaluator is generated on first use:
 
     - ``find(data) -> list``: the selected values, in the RFC's order;
     - ``locate(data) -> list[tuple[str, Any]]``: (normalized path, value)
@@ -42,11 +50,11 @@ class Query:
 
     __slots__ = (
         "_canonical",
+        "_locate",
         "_steps",
         "expression",
         "find",
         "first",
-        "locate",
         "singular",
     )
 
@@ -54,28 +62,54 @@ class Query:
     singular: bool
     find: Callable[[Any], list[Any]]
     first: Callable[..., Any]
-    locate: Callable[[Any], list[tuple[str, Any]]]
     _canonical: str
     _steps: tuple[str | int, ...] | None
+    _locate: Callable[[Any], list[tuple[str, Any]]] | None
 
     def __init__(self, expression: str) -> None:
         if not isinstance(expression, str):
             raise QueryTypeError(
                 f"a JSONPath expression must be a str, not {type(expression).__name__}"
             )
-        tree = parse(expression)
-        find, first, locate = compile_query(tree, expression)
         setattr_ = object.__setattr__
+        steps = _simple_steps(expression)
+        if steps is not None:
+            # Plain dotted paths, the bulk of mapping leaves: no parser, and
+            # the code is looked up by the kinds of the steps alone.
+            canonical = "$" + "".join(
+                name_part(step) if isinstance(step, str) else f"[{step}]"
+                for step in steps
+            )
+            find, first = compile_singular(steps, expression)
+            singular = True
+        else:
+            tree = parse(expression)
+            find, first = compile_query(tree, expression)
+            canonical = A.format_query(tree)
+            singular = tree.singular
+            if singular:
+                steps = tuple(_step(seg) for seg in tree.segments)
         setattr_(self, "expression", expression)
-        setattr_(self, "singular", tree.singular)
+        setattr_(self, "singular", singular)
         setattr_(self, "find", find)
         setattr_(self, "first", first)
-        setattr_(self, "locate", locate)
-        setattr_(self, "_canonical", A.format_query(tree))
-        steps: tuple[str | int, ...] | None = None
-        if tree.singular:
-            steps = tuple(_step(seg) for seg in tree.segments)
+        setattr_(self, "_canonical", canonical)
         setattr_(self, "_steps", steps)
+        setattr_(self, "_locate", None)
+
+    def locate(self, data: Any) -> list[tuple[str, Any]]:
+        """(normalized path, value) pairs of the selected nodes.
+
+        >>> compile("$.a[-1]").locate({"a": [1, 2]})
+        [("$['a'][1]", 2)]
+        """
+        locate = self._locate
+        if locate is None:
+            # Built on first use: most queries are never located, and this
+            # halves the cost and the memory of compiling them.
+            locate = compile_locate(parse(self.expression))
+            object.__setattr__(self, "_locate", locate)
+        return locate(data)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"Query objects are immutable (cannot set {name!r})")
@@ -99,6 +133,26 @@ class Query:
 
     def __reduce__(self) -> tuple[Callable[[str], Query], tuple[str]]:
         return (compile, (self.expression,))
+
+
+_SIMPLE = re.compile(r"\$(?:\.[A-Za-z_][A-Za-z0-9_]*|\[(?:0|-?[1-9][0-9]{0,15})\])*")
+_SIMPLE_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(-?[0-9]+)\]")
+
+
+def _simple_steps(expression: str) -> tuple[str | int, ...] | None:
+    """The steps of a plain ``$.a.b[0]`` path, or None for anything else."""
+    if _SIMPLE.fullmatch(expression) is None:
+        return None
+    steps: list[str | int] = []
+    for name, index in _SIMPLE_STEP.findall(expression):
+        if name:
+            steps.append(name)
+        else:
+            number = int(index)
+            if abs(number) > MAX_INT:
+                return None  # let the parser report it
+            steps.append(number)
+    return tuple(steps)
 
 
 def _step(seg: A.Segment) -> str | int:
