@@ -4,6 +4,8 @@
 >>> order = {"order": {"items": [{"sku": "a"}, {"sku": "b"}]}}
 >>> flowmap.query("$.order.items[*].sku", order)
 ['a', 'b']
+>>> flowmap.apply_mapping({"first": "$.order.items[0].sku", "n": 1}, order)
+{'first': 'a', 'n': 1}
 """
 
 from .errors import (
@@ -14,23 +16,34 @@ from .errors import (
     MissingValueError,
 )
 from .jsonpath.query import Query, compile, query
+from .mapping import Mapping, apply_mapping, compile_filter, compile_mapping
+from .merge import merge, parse_merge_header, place
 
 
 def clear_caches() -> None:
-    """Empty every cache flowmap keeps (compiled queries, code shapes)."""
-    from .jsonpath.query import clear_cache
+    """Empty every cache flowmap keeps (queries, code shapes, mappings, filters)."""
+    from .jsonpath.query import clear_cache as clear_queries
+    from .mapping import clear_cache as clear_mappings
 
-    clear_cache()
+    clear_queries()
+    clear_mappings()
 
 
 __all__ = [
     "FlowmapError",
     "JSONPathSyntaxError",
+    "Mapping",
     "MappingError",
     "MergeError",
     "MissingValueError",
     "Query",
+    "apply_mapping",
     "clear_caches",
     "compile",
+    "compile_filter",
+    "compile_mapping",
+    "merge",
+    "parse_merge_header",
+    "place",
     "query",
 ]

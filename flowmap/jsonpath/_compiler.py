@@ -469,6 +469,152 @@ class _Gen:
             return f"(({t} := {o}) == {k} and {t} is not True and {t} is not False)"
         return f"json_eq({self.value(left)}, {self.value(right)})"
 
+    # --- nested loops: one pass, no intermediate lists ------------------
+
+    def nested(
+        self,
+        segments: tuple[A.Segment, ...],
+        i: int,
+        var: str,
+        ind: str,
+        top: bool = False,
+    ) -> list[str]:
+        """Lines appending what ``segments[i:]`` selects from ``var``."""
+        if i == len(segments):
+            return [f"{ind}app({var})"]
+        seg = segments[i]
+        if _is_simple(seg):
+            j = i
+            while j < len(segments) and _is_simple(segments[j]):
+                j += 1
+            consts = self.step_consts(_simple_steps(segments[i:j]))
+            w = self.temp()
+            if top:
+                head = [f"{ind}{w} = {var}", f"{ind}try:"]
+                head += self.chain_lines(w, consts, "return out", ind + "    ")
+                head += [f"{ind}except {_LOOKUP_ERRORS}:", f"{ind}    return out"]
+                return head + self.nested(segments, j, w, ind)
+            if (
+                j == len(segments)
+                and len(consts) <= _CHAIN
+                and all(is_name for is_name, _ in consts)
+            ):
+                # The last steps: append straight from the subscript chain.
+                chain = "".join(f"[{k}]" for _, k in consts)
+                return [
+                    f"{ind}try: app({var}{chain})",
+                    f"{ind}except {_LOOKUP_ERRORS}: pass",
+                ]
+            head = [f"{ind}{w} = {var}", f"{ind}try:"]
+            head += self.chain_lines(w, consts, "raise TypeError", ind + "    ")
+            head += [f"{ind}except {_LOOKUP_ERRORS}:", f"{ind}    pass", f"{ind}else:"]
+            return head + self.nested(segments, j, w, ind + "    ")
+        sel = seg.selectors[0]
+        lines: list[str] = []
+        if seg.descendant:
+            d = self.temp()
+            lines.append(f"{ind}for {d} in descend([{var}]):")
+            var = d
+            ind += "    "
+        w = self.temp()
+        inner = ind + "    "
+        if isinstance(sel, A.Name):
+            k = self.const(sel.name)
+            lines += [
+                f"{ind}if isinstance({var}, dict):",
+                f"{inner}{w} = {var}.get({k}, NOTHING)",
+                f"{inner}if {w} is not NOTHING:",
+            ]
+            return lines + self.nested(segments, i + 1, w, inner + "    ")
+        if isinstance(sel, A.Index):
+            k = self.const(sel.index)
+            lines += [
+                f"{ind}if isinstance({var}, list):",
+                f"{inner}try: {w} = {var}[{k}]",
+                f"{inner}except IndexError: pass",
+                f"{inner}else:",
+            ]
+            return lines + self.nested(segments, i + 1, w, inner + "    ")
+        if isinstance(sel, A.Slice):
+            if sel.step == 0:
+                return [*lines, f"{ind}pass"]
+            k = self.const(slice(sel.start, sel.stop, sel.step))
+            lines += [
+                f"{ind}if isinstance({var}, list):",
+                f"{inner}for {w} in {var}[{k}]:",
+            ]
+            return lines + self.nested(segments, i + 1, w, inner + "    ")
+        it = self.temp()
+        lines += [
+            f"{ind}if isinstance({var}, dict): {it} = {var}.values()",
+            f"{ind}elif isinstance({var}, list): {it} = {var}",
+            f"{ind}else: {it} = ()",
+        ]
+        if isinstance(sel, A.Wildcard):
+            lines.append(f"{ind}for {w} in {it}:")
+            return lines + self.nested(segments, i + 1, w, inner)
+        assert isinstance(sel, A.Filter)
+        fast = self.fast_filter(sel.expr, inner)
+        if fast is not None:
+            lines.append(f"{ind}for c in {it}:")
+            lines += fast
+            return lines + self.nested(segments, i + 1, "c", inner + "    ")
+        pred = self.logical(sel.expr)
+        lines += [f"{ind}for c in {it}:", f"{inner}if {pred}:"]
+        return lines + self.nested(segments, i + 1, "c", inner + "    ")
+
+    def fast_filter(self, expr: A.Expr, ind: str) -> list[str] | None:
+        """``[?@.a.b < 10]``-style filters as a ``try`` lookup and one test.
+
+        Only for a comparison of a relative singular query with a literal,
+        where a missing value makes the comparison false (not ``!=``).
+        """
+        while isinstance(expr, A.Paren):
+            expr = expr.expr
+        if not isinstance(expr, A.Comparison) or expr.op == "!=":
+            return None
+        left, right, op = expr.left, expr.right, expr.op
+        if isinstance(left, A.Literal):
+            left, right = right, left
+            op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
+        if not (
+            isinstance(left, A.QueryNode)
+            and not left.absolute
+            and left.segments
+            and isinstance(right, A.Literal)
+        ):
+            return None
+        value = right.value
+        t = self.temp()
+        if value is None or value is True or value is False:
+            if op != "==":
+                return None
+            test = f"{t} is {value}"
+        elif isinstance(value, str):
+            k = self.const(value)
+            test = (
+                f"{t} == {k}"
+                if op == "=="
+                else f"isinstance({t}, str) and {t} {op} {k}"
+            )
+        else:
+            k = self.const(value)
+            if op == "==":
+                test = f"{t} == {k} and {t} is not True and {t} is not False"
+            else:
+                test = (
+                    f"({t}.__class__ is int or {t}.__class__ is float) and {t} {op} {k}"
+                )
+        consts = self.step_consts(_simple_steps(left.segments))
+        lines = [f"{ind}{t} = c", f"{ind}try:"]
+        lines += self.chain_lines(t, consts, "continue", ind + "    ")
+        lines += [
+            f"{ind}except {_LOOKUP_ERRORS}:",
+            f"{ind}    continue",
+            f"{ind}if {test}:",
+        ]
+        return lines
+
     # --- the factories ----------------------------------------------------
 
     def wrap(self, body: list[str], returns: str) -> str:
@@ -483,8 +629,13 @@ class _Gen:
     def build_general(self, query: A.QueryNode) -> str:
         """``find`` and ``first`` of a non-singular query."""
         expr_k = self.const(self.expression)
-        body = ["def find(root):", "    cur = [root]"]
-        body += self.segments_code(query.segments, paths=False)
+        if _nestable(query.segments):
+            body = ["def find(root):", "    out = []", "    app = out.append"]
+            body += self.nested(query.segments, 0, "root", "    ", top=True)
+            body.append("    return out")
+        else:
+            body = ["def find(root):", "    cur = [root]"]
+            body += self.segments_code(query.segments, paths=False)
         body += [
             "def first(root, default=MISSING):",
             "    found = find(root)",
@@ -521,6 +672,23 @@ class _Gen:
         body = ["def locate(root):", "    cur = [root]", "    curp = ['$']"]
         body += self.segments_code(query.segments, paths=True)
         return self.wrap(body, "locate")
+
+
+#: Most non-singular segments compiled as nested loops; more fall back to
+#: list-at-a-time code (Python limits statically nested blocks to 20).
+_MAX_NESTED = 5
+
+
+def _nestable(segments: tuple[A.Segment, ...]) -> bool:
+    if any(len(seg.selectors) != 1 for seg in segments):
+        return False
+    loops = sum(1 for seg in segments if not _is_simple(seg))
+    chains = sum(
+        1
+        for i, seg in enumerate(segments)
+        if _is_simple(seg) and (i == 0 or not _is_simple(segments[i - 1]))
+    )
+    return loops + chains <= _MAX_NESTED * 2 and loops <= _MAX_NESTED
 
 
 def _simple_steps(segments: tuple[A.Segment, ...]) -> list[A.Name | A.Index]:

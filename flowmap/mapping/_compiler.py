@@ -1,0 +1,378 @@
+"""Compile a spec tree into one generated Python function.
+
+The function evaluates every leaf and builds the result with dict and list
+displays, so the output containers are new on every call. Two things make it
+close to hand-written code:
+
+* Common prefixes are shared: ``$.order.user.id`` and ``$.order.user.name``
+  look up ``order`` and ``user`` once, in local variables.
+* Lookups that must succeed (leaves with no fallback under
+  ``on_missing="error"``) run as bare subscripts inside one ``try``: a JSON
+  name lookup on anything but an object raises, so no type checks are needed
+  on the happy path. If anything fails there, the call is re-run through the
+  fully checked variant of the same function, which finds the missing leaf
+  and raises a located :class:`MissingValueError`. Lookups that may fail
+  (leaves with fallbacks) use checked ``dict.get`` steps, which cost no
+  exception when the value is absent.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import MissingValueError
+from ..jsonpath import _ast as A
+from ..jsonpath._functions import NOTHING
+from ..jsonpath._parser import parse
+from ..jsonpath._runtime import name_part
+from ..jsonpath.query import compile as compile_query
+from ._spec import ROOTS, ConstAlt, Leaf, Literal, Location, Node, PathAlt, TDict, TList
+
+
+class _Omit:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "OMIT"
+
+
+OMIT: Any = _Omit()
+
+
+def drop_omitted_dict(value: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in value.items() if v is not OMIT}
+
+
+def drop_omitted_list(value: list[Any]) -> list[Any]:
+    return [v for v in value if v is not OMIT]
+
+
+def raise_missing(info: tuple[Any, ...], roots: tuple[Any, Any, Any]) -> None:
+    """Raise the MissingValueError for a leaf whose alternatives all failed."""
+    text, location, alt_root, steps, reason = info
+    root_value = roots[("data", "constants", "context").index(alt_root)]
+    step = None
+    if steps is not None:
+        step = ROOTS[alt_root]
+        node = root_value
+        for s in steps:
+            if isinstance(s, str):
+                step += name_part(s)
+                if not isinstance(node, dict) or s not in node:
+                    break
+            else:
+                step += f"[{s}]"
+                if not isinstance(node, list) or not -len(node) <= s < len(node):
+                    break
+            node = node[s]
+        else:
+            step = None  # present but null, with null_as_missing
+    raise MissingValueError(text, step, location, reason)
+
+
+_GLOBALS: dict[str, Any] = {
+    "NOTHING": NOTHING,
+    "OMIT": OMIT,
+    "drop_omitted_dict": drop_omitted_dict,
+    "drop_omitted_list": drop_omitted_list,
+    "raise_missing": raise_missing,
+    "__builtins__": builtins,
+}
+
+_ROOT_VARS = {"data": "data", "constants": "constants", "context": "context"}
+
+
+class _Split:
+    """A path alternative as (root, singular prefix, rest of the query)."""
+
+    __slots__ = ("prefix", "rest", "root")
+
+    def __init__(self, alt: PathAlt) -> None:
+        self.root = alt.root
+        query = alt.query
+        self.rest: Callable[[Any], list[Any]] | None = None
+        if query.singular:
+            assert query._steps is not None
+            self.prefix: tuple[str | int, ...] = query._steps
+            return
+        tree = parse(query.expression)
+        segs = tree.segments
+        i = 0
+        while i < len(segs) and _simple(segs[i]):
+            i += 1
+        if any(_uses_root(seg) for seg in segs[i:]):
+            i = 0  # a filter that reads '$' must see the real root
+        self.prefix = tuple(_step(seg) for seg in segs[:i])
+        rest = A.format_query(A.QueryNode(True, segs[i:]))
+        self.rest = compile_query(rest).find
+
+
+def _simple(seg: A.Segment) -> bool:
+    return (
+        not seg.descendant
+        and len(seg.selectors) == 1
+        and isinstance(seg.selectors[0], (A.Name, A.Index))
+    )
+
+
+def _step(seg: A.Segment) -> str | int:
+    sel = seg.selectors[0]
+    assert isinstance(sel, (A.Name, A.Index))
+    return sel.name if isinstance(sel, A.Name) else sel.index
+
+
+def _uses_root(seg: A.Segment) -> bool:
+    stack: list[Any] = [sel.expr for sel in seg.selectors if isinstance(sel, A.Filter)]
+    while stack:
+        expr = stack.pop()
+        if isinstance(expr, A.QueryNode):
+            if expr.absolute:
+                return True
+            for s in expr.segments:
+                stack.extend(
+                    sel.expr for sel in s.selectors if isinstance(sel, A.Filter)
+                )
+        elif isinstance(expr, A.FunctionCall):
+            stack.extend(expr.args)
+        elif isinstance(expr, A.Comparison):
+            stack += [expr.left, expr.right]
+        elif isinstance(expr, (A.And, A.Or)):
+            stack.extend(expr.items)
+        elif isinstance(expr, (A.Not, A.Paren)):
+            stack.append(expr.expr)
+    return False
+
+
+class _Gen:
+    def __init__(self, on_missing: str, null_as_missing: bool) -> None:
+        self.on_missing = on_missing
+        self.null_as_missing = null_as_missing
+        self.consts: list[Any] = []
+        self.temps = 0
+
+    def const(self, value: Any) -> str:
+        self.consts.append(value)
+        return f"_c{len(self.consts) - 1}"
+
+    def temp(self, prefix: str) -> str:
+        self.temps += 1
+        return f"{prefix}{self.temps}"
+
+    def literal(self, value: Any) -> str:
+        """An expression building ``value`` anew (containers are never shared)."""
+        if isinstance(value, dict):
+            items = ", ".join(
+                f"{self.const(k)}: {self.literal(v)}" for k, v in value.items()
+            )
+            return "{" + items + "}"
+        if isinstance(value, list):
+            return "[" + ", ".join(self.literal(v) for v in value) + "]"
+        return self.const(value)
+
+    # --- the function ------------------------------------------------------
+
+    def function(self, template: Node, fast: bool) -> list[str]:
+        """Body lines of ``apply`` (fast) or ``checked``."""
+        leaves: list[Leaf] = []
+        _collect(template, leaves)
+        splits = {
+            id(alt): _Split(alt)
+            for leaf in leaves
+            for alt in leaf.alternatives
+            if isinstance(alt, PathAlt)
+        }
+        required: set[tuple[str, tuple[str | int, ...]]] = set()
+        if fast:
+            for leaf in leaves:
+                if self.is_required(leaf):
+                    split = splits[id(leaf.alternatives[0])]
+                    for i in range(1, len(split.prefix) + 1):
+                        required.add((split.root, split.prefix[:i]))
+        self.vars: dict[tuple[str, tuple[str | int, ...]], str] = {}
+        self.try_lines: list[str] = []
+        self.lines: list[str] = []
+        self.required = required
+        self.leaf_vars: dict[int, str] = {}
+        # Required lookups first, in the order the spec names them.
+        for leaf in leaves:
+            for alt in leaf.alternatives:
+                if isinstance(alt, PathAlt):
+                    split = splits[id(alt)]
+                    if (split.root, split.prefix) in required:
+                        self.node(split.root, split.prefix)
+        for leaf in leaves:
+            self.leaf_vars[id(leaf)] = self.leaf(leaf, splits)
+        result = self.build(template, top=True)
+        body: list[str] = []
+        if self.try_lines:
+            body += ["    try:"]
+            body += ["        " + line for line in self.try_lines]
+            body += [
+                "    except (KeyError, TypeError, IndexError):",
+                "        return checked(data, constants, context)",
+            ]
+        body += ["    " + line for line in self.lines]
+        body.append(f"    return {result}")
+        return body
+
+    def is_required(self, leaf: Leaf) -> bool:
+        if self.on_missing != "error" or len(leaf.alternatives) != 1:
+            return False
+        alt = leaf.alternatives[0]
+        return isinstance(alt, PathAlt) and alt.query.singular
+
+    def node(self, root: str, steps: tuple[str | int, ...]) -> str:
+        """The variable holding the value at ``steps`` from ``root`` (or NOTHING)."""
+        if not steps:
+            return _ROOT_VARS[root]
+        key = (root, steps)
+        var = self.vars.get(key)
+        if var is not None:
+            return var
+        parent = self.node(root, steps[:-1])
+        var = self.temp("v")
+        step = steps[-1]
+        k = self.const(step)
+        if key in self.required:
+            if isinstance(step, int):
+                self.try_lines.append(
+                    f"if not isinstance({parent}, list): raise TypeError"
+                )
+            self.try_lines.append(f"{var} = {parent}[{k}]")
+        elif isinstance(step, str):
+            self.lines.append(
+                f"{var} = {parent}.get({k}, NOTHING) "
+                f"if isinstance({parent}, dict) else NOTHING"
+            )
+        else:
+            bound = f"len({parent}) > {k}" if step >= 0 else f"len({parent}) >= -{k}"
+            self.lines.append(
+                f"{var} = {parent}[{k}] "
+                f"if isinstance({parent}, list) and {bound} else NOTHING"
+            )
+        self.vars[key] = var
+        return var
+
+    def value_of(self, alt: PathAlt, split: _Split) -> tuple[str, bool]:
+        """(expression, is a node list) for one path alternative."""
+        if split.rest is not None:
+            base = self.node(split.root, split.prefix)
+            return f"{self.const(split.rest)}({base})", True
+        if not split.prefix and split.root != "data":
+            root = _ROOT_VARS[split.root]
+            return f"({root} if {root} is not None else NOTHING)", False
+        return self.node(split.root, split.prefix), False
+
+    def leaf(self, leaf: Leaf, splits: dict[int, _Split]) -> str:
+        alts = leaf.alternatives
+        if len(alts) == 1 and isinstance(alts[0], ConstAlt):
+            return self.literal(alts[0].value)
+        first = alts[0]
+        if len(alts) == 1 and isinstance(first, PathAlt) and not self.null_as_missing:
+            split = splits[id(first)]
+            if split.rest is None and (split.root, split.prefix) in self.required:
+                # Looked up in the try block: present whenever we get here.
+                return self.node(split.root, split.prefix)
+        r = self.temp("r")
+        indent = ""
+        for i, alt in enumerate(alts):
+            if isinstance(alt, ConstAlt):
+                self.lines.append(f"{indent}{r} = {self.literal(alt.value)}")
+                break
+            split = splits[id(alt)]
+            expr, is_list = self.value_of(alt, split)
+            last = i == len(alts) - 1
+            self.lines.append(f"{indent}{r} = {expr}")
+            if is_list:
+                if last:
+                    break
+                self.lines.append(f"{indent}if not {r}:")
+            else:
+                test = f"{r} is NOTHING"
+                if self.null_as_missing:
+                    test += f" or {r} is None"
+                self.lines.append(f"{indent}if {test}:")
+            indent += "    "
+            if last:
+                self.lines.append(
+                    f"{indent}{self.on_missing_code(leaf, alt, split, r)}"
+                )
+        return r
+
+    def on_missing_code(self, leaf: Leaf, alt: PathAlt, split: _Split, r: str) -> str:
+        if self.on_missing == "null":
+            return f"{r} = None"
+        if self.on_missing == "omit":
+            return f"{r} = OMIT"
+        steps = split.prefix if split.rest is None else None
+        reason = None
+        if len(leaf.alternatives) > 1:
+            reason = f"no alternative of {leaf.text!r} has a value"
+        info = self.const((leaf.text, leaf.location, alt.root, steps, reason))
+        return f"raise_missing({info}, (data, constants, context))"
+
+    def build(self, node: Node, top: bool = False) -> str:
+        if isinstance(node, Leaf):
+            var = self.leaf_vars[id(node)]
+            if top and self.on_missing == "omit":
+                return f"(None if {var} is OMIT else {var})"
+            return var
+        if isinstance(node, Literal):
+            return self.const(node.value)
+        omit = self.on_missing == "omit"
+        if isinstance(node, TDict):
+            items = ", ".join(
+                f"{self.const(k)}: {self.build(v)}" for k, v in node.items
+            )
+            text = "{" + items + "}"
+            if omit and any(isinstance(v, Leaf) for _, v in node.items):
+                return f"drop_omitted_dict({text})"
+            return text
+        text = "[" + ", ".join(self.build(v) for v in node.items) + "]"
+        if omit and any(isinstance(v, Leaf) for v in node.items):
+            return f"drop_omitted_list({text})"
+        return text
+
+
+def _collect(node: Node, out: list[Leaf]) -> None:
+    if isinstance(node, Leaf):
+        out.append(node)
+    elif isinstance(node, TDict):
+        for _, child in node.items:
+            _collect(child, out)
+    elif isinstance(node, TList):
+        for child in node.items:
+            _collect(child, out)
+
+
+def generate(
+    template: Node, on_missing: str, null_as_missing: bool
+) -> tuple[str, list[Any]]:
+    """The factory source for a template and the constants it takes."""
+    gen = _Gen(on_missing, null_as_missing)
+    checked = gen.function(template, fast=False)
+    fast = gen.function(template, fast=True)
+    params = ", ".join(f"_c{i}" for i in range(len(gen.consts)))
+    lines = [f"def _factory({params}):"]
+    lines.append("    def checked(data, constants, context):")
+    lines += ["    " + line for line in checked]
+    lines.append("    def apply(data, *, constants=None, context=None):")
+    lines += ["    " + line for line in fast]
+    lines.append("    return apply")
+    return "\n".join(lines) + "\n", gen.consts
+
+
+def compile_template(
+    template: Node, on_missing: str, null_as_missing: bool
+) -> Callable[..., Any]:
+    """The generated ``apply(data, *, constants=None, context=None)``."""
+    source, consts = generate(template, on_missing, null_as_missing)
+    namespace = dict(_GLOBALS)
+    exec(builtins.compile(source, "<flowmap mapping>", "exec"), namespace)
+    apply: Callable[..., Any] = namespace["_factory"](*consts)
+    return apply
+
+
+__all__ = ["OMIT", "Location", "compile_template", "generate"]

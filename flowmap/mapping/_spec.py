@@ -1,0 +1,360 @@
+"""Read a mapping spec into a tree of templates and leaves.
+
+A spec is validated in three passes, each reporting the spec location:
+JSON-ness and depth (an iterative walk), the shipped JSON Schema (with
+jsonschema), and the leaf syntax (every path compiled here).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from ..errors import JSONPathSyntaxError, MappingError
+from ..jsonpath._parser import Parser
+from ..jsonpath.query import Query
+from ..jsonpath.query import compile as compile_query
+
+Location = tuple[str | int, ...]
+
+#: Deeper specs are refused: no real mapping comes close, and it keeps the
+#: compiler and the generated code well inside Python's limits.
+MAX_SPEC_DEPTH = 64
+
+ROOTS = {"data": "$", "constants": "$CONST", "context": "$$"}
+
+
+@dataclass(frozen=True, slots=True)
+class PathAlt:
+    """One path alternative: ``query`` runs over the ``root`` document."""
+
+    root: str  # "data", "constants" or "context"
+    query: Query
+    text: str  # as written in the spec, e.g. "$CONST.region"
+
+
+@dataclass(frozen=True, slots=True)
+class ConstAlt:
+    """A constant alternative (any JSON value; containers are rebuilt)."""
+
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    alternatives: tuple[PathAlt | ConstAlt, ...]
+    text: str
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class TDict:
+    items: tuple[tuple[str, Node], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TList:
+    items: tuple[Node, ...]
+
+
+Node = TDict | TList | Leaf | Literal
+
+
+# --- JSON-ness and schema --------------------------------------------------
+
+
+def check_json(spec: Any) -> None:
+    """Reject what is not JSON (tuples, sets, non-string keys, NaN) or too deep."""
+    stack: list[tuple[Any, Location]] = [(spec, ())]
+    while stack:
+        value, loc = stack.pop()
+        if len(loc) > MAX_SPEC_DEPTH:
+            raise MappingError(f"spec nested deeper than {MAX_SPEC_DEPTH} levels", loc)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise MappingError(
+                        "object keys must be strings, not "
+                        f"{type(key).__name__} {key!r}",
+                        loc,
+                    )
+                stack.append((item, (*loc, key)))
+        elif isinstance(value, list):
+            stack.extend((item, (*loc, i)) for i, item in enumerate(value))
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise MappingError(f"{value!r} is not a JSON number", loc)
+        elif value is not None and not isinstance(value, (str, int, bool)):
+            raise MappingError(
+                f"{type(value).__name__} is not a JSON value "
+                "(use objects, arrays, strings, numbers, booleans and null)",
+                loc,
+            )
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    import jsonschema
+
+    text = (
+        resources.files("flowmap").joinpath("schemas/mapping.schema.json").read_text()
+    )
+    schema = json.loads(text)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def check_schema(spec: Any, form: str) -> None:
+    """Validate against the shipped JSON Schema, raising the first error."""
+    validator = _validator()
+    target = {"form": form, "spec": spec}
+    errors = sorted(validator.iter_errors(target), key=lambda e: len(e.absolute_path))
+    if not errors:
+        return
+    error = errors[0]
+    # The deepest context error says most about what is wrong.
+    best = error
+    while best.context:
+        best = max(best.context, key=lambda e: len(e.absolute_path))
+    path = tuple(best.absolute_path)[1:] if best.absolute_path else ()
+    raise MappingError(f"invalid spec: {best.message}", path)
+
+
+# --- leaves ------------------------------------------------------------------
+
+
+def is_expression(text: str) -> bool:
+    """Whether a string leaf is an expression (path or quoted constant)."""
+    return text[:1] in ("$", "'")
+
+
+def parse_leaf(text: str, location: Location) -> Leaf | Literal:
+    """Parse a string leaf: a literal, a quoted constant, or paths with fallbacks.
+
+    >>> leaf = parse_leaf("$.a | $CONST.b | 'x'", ())
+    >>> [type(alt).__name__ for alt in leaf.alternatives]
+    ['PathAlt', 'PathAlt', 'ConstAlt']
+    """
+    if not is_expression(text):
+        stripped = text.lstrip(" \t\r\n")
+        if stripped != text and is_expression(stripped):
+            raise MappingError(
+                "blank space before a path or a quoted constant; remove it, or "
+                "quote the whole string to mean it literally",
+                location,
+                JSONPathSyntaxError("leading blank space", text, 0),
+            )
+        return Literal(text)
+    try:
+        return _LeafParser(text, location).parse()
+    except JSONPathSyntaxError as exc:
+        raise MappingError(f"invalid expression {text!r}", location, exc) from None
+
+
+class _LeafParser(Parser):
+    __slots__ = ("location",)
+
+    def __init__(self, text: str, location: Location) -> None:
+        super().__init__(text)
+        self.location = location
+
+    def parse(self) -> Leaf:  # type: ignore[override]
+        alts: list[PathAlt | ConstAlt] = []
+        while True:
+            self.skip_blank()
+            start = self.pos
+            alt = self.alternative()
+            alts.append(alt)
+            self.skip_blank()
+            if self.pos >= self.n:
+                break
+            if self.text.startswith("||", self.pos):
+                self.error("use a single '|' between alternatives")
+            if self.peek() != "|":
+                self.error(f"expected '|' or the end, found {self.describe()}")
+            if isinstance(alt, ConstAlt):
+                self.error(
+                    "a constant is never missing, so nothing after it can apply",
+                    start,
+                )
+            self.pos += 1
+            self.skip_blank()
+            if self.pos >= self.n:
+                self.error("expected a fallback after '|'")
+        return Leaf(tuple(alts), self.text, self.location)
+
+    def alternative(self) -> PathAlt | ConstAlt:
+        text = self.text
+        start = self.pos
+        ch = self.peek()
+        if ch == "$":
+            if text.startswith("$CONST", start):
+                return self.path("constants", start, start + 6)
+            if text.startswith("$$", start):
+                return self.path("context", start, start + 2)
+            after = text[start + 1 : start + 2]
+            if after in ("", ".", "[", "|") or after in " \t\r\n":
+                return self.path("data", start, start + 1)
+            self.error(
+                "'$' must be followed by '.', '[' or nothing ($CONST and $$ "
+                "name the constants and the context); quote the string to "
+                "mean it literally",
+                start + 1,
+            )
+        if ch == "'":
+            return ConstAlt(self.string_literal())
+        if ch == '"':
+            self.error("string constants are written in single quotes")
+        if ch == "-" or (ch and ch in "0123456789"):
+            return ConstAlt(self.number())
+        for word, value in (("true", True), ("false", False), ("null", None)):
+            if text.startswith(word, start):
+                self.pos = start + len(word)
+                return ConstAlt(value)
+        self.error(
+            "expected a path ($..., $CONST..., $$...), a quoted string, "
+            f"a number, true, false or null, found {self.describe()}"
+        )
+
+    def path(self, root: str, start: int, after_root: int) -> PathAlt:
+        if root != "data":
+            nxt = self.text[after_root : after_root + 1]
+            if nxt not in ("", ".", "[", "|") and nxt not in " \t\r\n":
+                self.error(f"expected '.' or '[' after {ROOTS[root]}", after_root)
+        self.pos = after_root
+        segments = self.segments()
+        written = self.text[start : self.pos]
+        del segments  # parsed only to find where the path ends
+        query_text = "$" + self.text[after_root : self.pos]
+        try:
+            query = compile_query(query_text)
+        except JSONPathSyntaxError as exc:  # pragma: no cover - parsed above
+            self.error(exc.reason, exc.position + after_root - 1)
+        return PathAlt(root, query, written)
+
+
+# --- the whole spec ------------------------------------------------------------
+
+
+def read_template(spec: Any) -> Node:
+    """Turn a template spec into nodes (iteratively, bottom-up)."""
+    return _read(spec, ())
+
+
+def _read(value: Any, loc: Location) -> Node:
+    if isinstance(value, dict):
+        return TDict(tuple((k, _read(v, (*loc, k))) for k, v in value.items()))
+    if isinstance(value, list):
+        return TList(tuple(_read(v, (*loc, i)) for i, v in enumerate(value)))
+    if isinstance(value, str):
+        return parse_leaf(value, loc)
+    return Literal(value)
+
+
+def split_key(key: str) -> list[str]:
+    r"""Split a parameter key on dots; ``\.`` is a literal dot, ``\\`` a backslash.
+
+    >>> split_key(r"user.id"), split_key(r"a\.b.c")
+    (['user', 'id'], ['a.b', 'c'])
+    """
+    parts: list[str] = []
+    current: list[str] = []
+    i = 0
+    while i < len(key):
+        ch = key[i]
+        if ch == "\\" and i + 1 < len(key) and key[i + 1] in ".\\":
+            current.append(key[i + 1])
+            i += 2
+            continue
+        if ch == ".":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    parts.append("".join(current))
+    return parts
+
+
+def read_parameters(spec: list[dict[str, Any]]) -> Node:
+    """The console's parameter list, as a template of nested objects."""
+    root: dict[str, Any] = {}
+    owner: dict[tuple[str, ...], int] = {}
+    for index, item in enumerate(spec):
+        key = item["key"]
+        parts = split_key(key)
+        if any(part == "" for part in parts):
+            raise MappingError(
+                f"parameter key {key!r} has an empty part", (index, "key")
+            )
+        node = root
+        for depth, part in enumerate(parts):
+            prefix = tuple(parts[: depth + 1])
+            last = depth == len(parts) - 1
+            if prefix in owner and (last or not isinstance(node.get(part), dict)):
+                other = spec[owner[prefix]]["key"]
+                raise MappingError(
+                    f"parameter key {key!r} conflicts with key {other!r} "
+                    f"(parameter {owner[prefix]})",
+                    (index, "key"),
+                )
+            if last:
+                if part in node:
+                    raise MappingError(
+                        f"parameter key {key!r} conflicts with a key nested under it",
+                        (index, "key"),
+                    )
+                node[part] = _param_leaf(item, (index,))
+                owner[prefix] = index
+            else:
+                child = node.setdefault(part, {})
+                if not isinstance(child, dict):  # pragma: no cover - owner check
+                    raise MappingError(
+                        f"parameter key {key!r} conflicts", (index, "key")
+                    )
+                owner.setdefault(prefix, index)
+                node = child
+    return _nest(root)
+
+
+def _param_leaf(item: dict[str, Any], loc: Location) -> Node:
+    value = item["value"]
+    node: Node
+    node = (
+        parse_leaf(value, (*loc, "value"))
+        if isinstance(value, str)
+        else _read(value, (*loc, "value"))
+    )
+    if "default" not in item:
+        return node
+    default = ConstAlt(item["default"])
+    if isinstance(node, Leaf):
+        if isinstance(node.alternatives[-1], ConstAlt):
+            raise MappingError(
+                "the value ends with a constant, so the default can never apply",
+                (*loc, "default"),
+            )
+        return Leaf((*node.alternatives, default), node.text, node.location)
+    raise MappingError(
+        "a default only applies to a value that is a path", (*loc, "default")
+    )
+
+
+def _nest(tree: dict[str, Any]) -> TDict:
+    items: list[tuple[str, Node]] = []
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            items.append((key, _nest(value)))
+        else:
+            items.append((key, value))
+    return TDict(tuple(items))

@@ -1,0 +1,244 @@
+"""Compiled mappings, state data filters, and their caches."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from ..errors import JSONPathSyntaxError, MappingError, MissingValueError
+from ..jsonpath.query import Query
+from ..jsonpath.query import compile as compile_query
+from ._compiler import compile_template
+from ._spec import check_json, check_schema, read_parameters, read_template
+
+__all__ = [
+    "DataFilter",
+    "Mapping",
+    "apply_mapping",
+    "clear_cache",
+    "compile_filter",
+    "compile_mapping",
+]
+
+CACHE_SIZE = 1024
+ON_MISSING = ("error", "null", "omit")
+FORMS = ("auto", "template", "parameters")
+_PARAMETER_FIELDS = frozenset(("key", "value", "default", "description"))
+
+
+class Mapping:
+    """A compiled mapping spec. Build one with :func:`compile_mapping`.
+
+    ``apply(data, *, constants=None, context=None)`` returns a new JSON
+    value. Mappings are immutable, safe to share between threads, and
+    picklable (a pickle holds the spec and options, and is compiled again,
+    through the cache, when loaded).
+
+    >>> m = compile_mapping({"id": "$.user.id", "region": "$.region | 'cn-north-4'"})
+    >>> m.apply({"user": {"id": 7}})
+    {'id': 7, 'region': 'cn-north-4'}
+    """
+
+    __slots__ = ("_spec_json", "apply", "form", "null_as_missing", "on_missing")
+
+    apply: Callable[..., Any]
+    on_missing: str
+    null_as_missing: bool
+    form: str
+    _spec_json: str
+
+    def __init__(
+        self, spec_json: str, on_missing: str, null_as_missing: bool, form: str
+    ) -> None:
+        spec = json.loads(spec_json)
+        check_schema(spec, form)
+        tree = read_parameters(spec) if form == "parameters" else read_template(spec)
+        apply = compile_template(tree, on_missing, null_as_missing)
+        setattr_ = object.__setattr__
+        setattr_(self, "_spec_json", spec_json)
+        setattr_(self, "on_missing", on_missing)
+        setattr_(self, "null_as_missing", null_as_missing)
+        setattr_(self, "form", form)
+        setattr_(self, "apply", apply)
+
+    @property
+    def spec(self) -> Any:
+        """A fresh copy of the spec this mapping was compiled from."""
+        return json.loads(self._spec_json)
+
+    def _key(self) -> tuple[str, str, bool, str]:
+        return (self._spec_json, self.on_missing, self.null_as_missing, self.form)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Mapping objects are immutable (cannot set {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Mapping objects are immutable (cannot delete {name!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Mapping({self._spec_json}, on_missing={self.on_missing!r})"
+
+    def __reduce__(self) -> tuple[Callable[..., Mapping], tuple[str, str, bool, str]]:
+        return (_compile_cached, self._key())
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _compile_cached(
+    spec_json: str, on_missing: str, null_as_missing: bool, form: str
+) -> Mapping:
+    return Mapping(spec_json, on_missing, null_as_missing, form)
+
+
+def _detect_form(spec: Any) -> str:
+    if (
+        isinstance(spec, list)
+        and spec
+        and all(
+            isinstance(item, dict)
+            and "key" in item
+            and "value" in item
+            and item.keys() <= _PARAMETER_FIELDS
+            for item in spec
+        )
+    ):
+        return "parameters"
+    return "template"
+
+
+def compile_mapping(
+    spec: Any,
+    *,
+    on_missing: str = "error",
+    null_as_missing: bool = False,
+    form: str = "auto",
+) -> Mapping:
+    """Compile a mapping spec (cached by its JSON text and the options).
+
+    ``on_missing`` decides what a path with no value and no default gives:
+    ``"error"`` raises :class:`flowmap.MissingValueError`, ``"null"`` gives
+    null, ``"omit"`` leaves the key out. ``null_as_missing`` makes a null
+    value count as missing. ``form`` is ``"template"``, ``"parameters"``
+    (the console's ``[{"key", "value", "default"}]`` list) or ``"auto"``,
+    which takes a non-empty list whose items all have exactly those fields
+    as the parameter form. See docs/mapping.md.
+
+    >>> compile_mapping([{"key": "user.id", "value": "$.uid", "default": 0}]).apply({})
+    {'user': {'id': 0}}
+    """
+    if on_missing not in ON_MISSING:
+        raise MappingError(
+            f"on_missing must be one of {', '.join(map(repr, ON_MISSING))}, "
+            f"not {on_missing!r}"
+        )
+    if not isinstance(null_as_missing, bool):
+        raise MappingError(f"null_as_missing must be a bool, not {null_as_missing!r}")
+    if form not in FORMS:
+        raise MappingError(
+            f"form must be one of {', '.join(map(repr, FORMS))}, not {form!r}"
+        )
+    check_json(spec)
+    spec_json = json.dumps(spec, ensure_ascii=False, separators=(",", ":"))
+    if form == "auto":
+        form = _detect_form(spec)
+    return _compile_cached(spec_json, on_missing, null_as_missing, form)
+
+
+def apply_mapping(
+    spec: Any,
+    data: Any,
+    *,
+    constants: Any = None,
+    context: Any = None,
+    **options: Any,
+) -> Any:
+    """Compile (through the cache) and apply a mapping in one call.
+
+    >>> apply_mapping({"a": "$.x", "b": "'lit'", "c": 3}, {"x": [1]})
+    {'a': [1], 'b': 'lit', 'c': 3}
+    """
+    return compile_mapping(spec, **options).apply(
+        data, constants=constants, context=context
+    )
+
+
+class DataFilter:
+    """A compiled ``state_data_filter`` input or output expression.
+
+    The empty string and ``$`` give the whole document (the same object, not a
+    copy). A singular path gives the value it selects, and raises
+    :class:`flowmap.MissingValueError` when there is none; any other query
+    gives the list of what it selects.
+
+    >>> compile_filter("$.order").apply({"order": {"id": 1}, "x": 2})
+    {'id': 1}
+    >>> compile_filter("").apply([1, 2])
+    [1, 2]
+    """
+
+    __slots__ = ("expression", "query")
+
+    expression: str
+    query: Query | None
+
+    def __init__(self, expression: str) -> None:
+        if not isinstance(expression, str):
+            raise MappingError(
+                f"a data filter must be a string, not {type(expression).__name__}"
+            )
+        query = None
+        if expression.strip() not in ("", "$"):
+            try:
+                query = compile_query(expression)
+            except JSONPathSyntaxError as exc:
+                raise MappingError(
+                    f"invalid data filter {expression!r}: {exc.reason}", (), exc
+                ) from None
+        object.__setattr__(self, "expression", expression)
+        object.__setattr__(self, "query", query)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("DataFilter objects are immutable")
+
+    def __reduce__(self) -> tuple[Callable[[str], DataFilter], tuple[str]]:
+        return (compile_filter, (self.expression,))
+
+    def __repr__(self) -> str:
+        return f"DataFilter({self.expression!r})"
+
+    def apply(self, data: Any) -> Any:
+        """The filtered document."""
+        query = self.query
+        if query is None:
+            return data
+        if query.singular:
+            try:
+                return query.first(data)
+            except MissingValueError as exc:
+                raise MissingValueError(
+                    self.expression,
+                    exc.step,
+                    (),
+                    f"the data filter {self.expression!r} selects nothing",
+                ) from None
+        return query.find(data)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def compile_filter(expression: str) -> DataFilter:
+    """Compile a ``state_data_filter`` expression (cached); see :class:`DataFilter`."""
+    return DataFilter(expression)
+
+
+def clear_cache() -> None:
+    _compile_cached.cache_clear()
+    compile_filter.cache_clear()
