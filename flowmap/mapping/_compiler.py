@@ -28,7 +28,18 @@ from ..jsonpath._functions import NOTHING
 from ..jsonpath._parser import parse
 from ..jsonpath._runtime import name_part
 from ..jsonpath.query import compile as compile_query
-from ._spec import ROOTS, ConstAlt, Leaf, Literal, Location, Node, PathAlt, TDict, TList
+from ._spec import (
+    ROOTS,
+    CallAlt,
+    ConstAlt,
+    Leaf,
+    Literal,
+    Location,
+    Node,
+    PathAlt,
+    TDict,
+    TList,
+)
 
 
 class _Omit:
@@ -151,6 +162,7 @@ class _Gen:
         self.null_as_missing = null_as_missing
         self.consts: list[Any] = []
         self.temps = 0
+        self.splits: dict[int, _Split] = {}
 
     def const(self, value: Any) -> str:
         self.consts.append(value)
@@ -177,12 +189,11 @@ class _Gen:
         """Body lines of ``apply`` (fast) or ``checked``."""
         leaves: list[Leaf] = []
         _collect(template, leaves)
-        splits = {
-            id(alt): _Split(alt)
-            for leaf in leaves
-            for alt in leaf.alternatives
-            if isinstance(alt, PathAlt)
-        }
+        splits = self.splits
+        for leaf in leaves:
+            for alt in _paths(leaf.alternatives):
+                if id(alt) not in splits:
+                    splits[id(alt)] = _Split(alt)
         required: set[tuple[str, tuple[str | int, ...]]] = set()
         if fast:
             for leaf in leaves:
@@ -197,11 +208,10 @@ class _Gen:
         self.leaf_vars: dict[int, str] = {}
         # Required lookups first, in the order the spec names them.
         for leaf in leaves:
-            for alt in leaf.alternatives:
-                if isinstance(alt, PathAlt):
-                    split = splits[id(alt)]
-                    if (split.root, split.prefix) in required:
-                        self.node(split.root, split.prefix)
+            for path in _paths(leaf.alternatives):
+                split = splits[id(path)]
+                if (split.root, split.prefix) in required:
+                    self.node(split.root, split.prefix)
         for leaf in leaves:
             self.leaf_vars[id(leaf)] = self.leaf(leaf, splits)
         result = self.build(template, top=True)
@@ -281,6 +291,9 @@ class _Gen:
             if isinstance(alt, ConstAlt):
                 self.lines.append(f"{indent}{r} = {self.literal(alt.value)}")
                 break
+            if isinstance(alt, CallAlt):
+                self.lines.append(f"{indent}{r} = {self.call(alt)}")
+                break
             split = splits[id(alt)]
             expr, is_list = self.value_of(alt, split)
             last = i == len(alts) - 1
@@ -300,6 +313,17 @@ class _Gen:
                     f"{indent}{self.on_missing_code(leaf, alt, split, r)}"
                 )
         return r
+
+    def call(self, alt: CallAlt) -> str:
+        args: list[str] = []
+        for arg in alt.args:
+            if isinstance(arg, ConstAlt):
+                args.append(self.literal(arg.value))
+            elif isinstance(arg, CallAlt):
+                args.append(self.call(arg))
+            else:
+                args.append(self.value_of(arg, self.splits[id(arg)])[0])
+        return f"{self.const(alt.func)}({', '.join(args)})"
 
     def on_missing_code(self, leaf: Leaf, alt: PathAlt, split: _Split, r: str) -> str:
         if self.on_missing == "null":
@@ -334,6 +358,18 @@ class _Gen:
         if omit and any(isinstance(v, Leaf) for v in node.items):
             return f"drop_omitted_list({text})"
         return text
+
+
+def _paths(alts: tuple[PathAlt | ConstAlt | CallAlt, ...]) -> list[PathAlt]:
+    found: list[PathAlt] = []
+    stack = list(alts)
+    while stack:
+        alt = stack.pop()
+        if isinstance(alt, PathAlt):
+            found.append(alt)
+        elif isinstance(alt, CallAlt):
+            stack.extend(alt.args)
+    return found
 
 
 def _collect(node: Node, out: list[Leaf]) -> None:

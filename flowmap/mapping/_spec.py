@@ -45,8 +45,21 @@ class ConstAlt:
 
 
 @dataclass(frozen=True, slots=True)
+class CallAlt:
+    """A call of ``func`` on evaluated arguments (Step Functions intrinsics).
+
+    Each argument is evaluated as a value: a singular path gives its value
+    or ``NOTHING``, any other path its node list, a constant itself, a call
+    its result. ``func`` decides what a missing argument means.
+    """
+
+    func: Any
+    args: tuple[PathAlt | ConstAlt | CallAlt, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Leaf:
-    alternatives: tuple[PathAlt | ConstAlt, ...]
+    alternatives: tuple[PathAlt | ConstAlt | CallAlt, ...]
     text: str
     location: Location
 
