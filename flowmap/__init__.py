@@ -17,7 +17,7 @@ from .errors import (
 )
 from .jsonpath.query import Query, compile, query
 from .mapping import Mapping, apply_mapping, compile_filter, compile_mapping
-from .merge import merge, parse_merge_header, place
+from .merge import MergeOptionError, merge, parse_merge_header, place
 
 
 def clear_caches() -> None:
@@ -35,6 +35,7 @@ __all__ = [
     "Mapping",
     "MappingError",
     "MergeError",
+    "MergeOptionError",
     "MissingValueError",
     "Query",
     "apply_mapping",

@@ -286,18 +286,24 @@ class _Gen:
                 # Looked up in the try block: present whenever we get here.
                 return self.node(split.root, split.prefix)
         r = self.temp("r")
+        # Every alternative's lookups are emitted up front, unconditionally:
+        # a variable first bound inside a fallback branch could be reused,
+        # unbound, by a later leaf that shares its prefix.
+        exprs: list[tuple[str, bool]] = []
+        for alt in alts:
+            if isinstance(alt, ConstAlt):
+                exprs.append((self.literal(alt.value), False))
+            elif isinstance(alt, CallAlt):
+                exprs.append((self.call(alt), False))
+            else:
+                exprs.append(self.value_of(alt, splits[id(alt)]))
         indent = ""
         for i, alt in enumerate(alts):
-            if isinstance(alt, ConstAlt):
-                self.lines.append(f"{indent}{r} = {self.literal(alt.value)}")
-                break
-            if isinstance(alt, CallAlt):
-                self.lines.append(f"{indent}{r} = {self.call(alt)}")
-                break
-            split = splits[id(alt)]
-            expr, is_list = self.value_of(alt, split)
-            last = i == len(alts) - 1
+            expr, is_list = exprs[i]
             self.lines.append(f"{indent}{r} = {expr}")
+            if not isinstance(alt, PathAlt):
+                break
+            last = i == len(alts) - 1
             if is_list:
                 if last:
                     break
@@ -309,9 +315,8 @@ class _Gen:
                 self.lines.append(f"{indent}if {test}:")
             indent += "    "
             if last:
-                self.lines.append(
-                    f"{indent}{self.on_missing_code(leaf, alt, split, r)}"
-                )
+                code = self.on_missing_code(leaf, alt, splits[id(alt)], r)
+                self.lines.append(f"{indent}{code}")
         return r
 
     def call(self, alt: CallAlt) -> str:
