@@ -7,7 +7,7 @@ checker, the compiler) can raise errors that point at the right place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # Function extension types (RFC 9535 section 2.4.1).
@@ -57,6 +57,16 @@ class Segment:
     # True when written in shorthand (``.name``, ``.*``, ``..name``).
     shorthand: bool = False
     pos: int = 0
+    # A child segment with one name or index selector (computed).
+    simple: bool = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        simple = (
+            not self.descendant
+            and len(self.selectors) == 1
+            and isinstance(self.selectors[0], (Name, Index))
+        )
+        object.__setattr__(self, "simple", simple)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +77,12 @@ class QueryNode:
     segments: tuple[Segment, ...]
     pos: int = 0
 
-    @property
-    def singular(self) -> bool:
-        """RFC 9535 section 2.3.5.1: only name and index child segments."""
-        for seg in self.segments:
-            if seg.descendant or len(seg.selectors) != 1:
-                return False
-            if not isinstance(seg.selectors[0], (Name, Index)):
-                return False
-        return True
+    # RFC 9535 section 2.3.5.1: only name and index child segments.
+    singular: bool = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        singular = all(seg.simple for seg in self.segments)
+        object.__setattr__(self, "singular", singular)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from ._iregexp import RegexUnsupported
 from ._runtime import (
     MISSING,
     descend,
+    descend_name,
     descend_paths,
     json_eq,
     json_le,
@@ -63,6 +64,7 @@ _GLOBALS: dict[str, Any] = {
     "json_lt": json_lt,
     "json_le": json_le,
     "descend": descend,
+    "descend_name": descend_name,
     "descend_paths": descend_paths,
     "name_part": name_part,
     "length": length,
@@ -511,6 +513,8 @@ class _Gen:
             return head + self.nested(segments, j, w, ind + "    ")
         sel = seg.selectors[0]
         lines: list[str] = []
+        if seg.descendant and isinstance(sel, A.Name) and i == len(segments) - 1:
+            return [f"{ind}descend_name({var}, {self.const(sel.name)}, out)"]
         if seg.descendant:
             d = self.temp()
             lines.append(f"{ind}for {d} in descend([{var}]):")
@@ -701,11 +705,7 @@ def _simple_steps(segments: tuple[A.Segment, ...]) -> list[A.Name | A.Index]:
 
 
 def _is_simple(seg: A.Segment) -> bool:
-    return (
-        not seg.descendant
-        and len(seg.selectors) == 1
-        and isinstance(seg.selectors[0], (A.Name, A.Index))
-    )
+    return seg.simple
 
 
 def _fold(op: str, a: Any, b: Any) -> bool:

@@ -8,6 +8,7 @@ reported as a syntax error at the offending argument or operand.
 
 from __future__ import annotations
 
+import re
 from typing import NoReturn
 
 from ..errors import JSONPathSyntaxError
@@ -21,6 +22,8 @@ MAX_INT = 2**53 - 1
 MAX_NESTING = 32
 
 _BLANK = " \t\n\r"
+# name-char of section 2.5.1.1: ALPHA, DIGIT, "_" and non-surrogate non-ASCII.
+_NAME_CHARS = re.compile("[A-Za-z0-9_\x80-\ud7ff\ue000-\U0010ffff]*")
 _DIGITS = "0123456789"
 _COMPARISON_OPS = ("==", "!=", "<=", ">=", "<", ">")
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
@@ -64,6 +67,8 @@ class Parser:
 
     def skip_blank(self) -> None:
         text, n, pos = self.text, self.n, self.pos
+        if pos >= n or text[pos] not in _BLANK:
+            return
         while pos < n and text[pos] in _BLANK:
             pos += 1
         self.pos = pos
@@ -140,12 +145,10 @@ class Parser:
 
     def shorthand_name(self) -> A.Name:
         start = self.pos
-        text, n = self.text, self.n
-        pos = start + 1
-        while pos < n and _is_name_char(text[pos]):
-            pos += 1
-        self.pos = pos
-        return A.Name(text[start:pos], start)
+        match = _NAME_CHARS.match(self.text, start + 1)
+        assert match is not None  # the pattern matches the empty string
+        self.pos = match.end()
+        return A.Name(self.text[start : self.pos], start)
 
     def bracketed(self) -> tuple[A.Selector, ...]:
         self.pos += 1  # '['

@@ -36,6 +36,8 @@ def json_eq(a: Any, b: Any) -> bool:
     >>> json_eq([1, {"a": True}], [1.0, {"a": True}]), json_eq(True, 1)
     (True, False)
     """
+    if a is b:
+        return True
     stack = [(a, b)]
     pop = stack.pop
     push = stack.append
@@ -110,37 +112,68 @@ def json_le(a: Any, b: Any) -> bool:
 
 
 def descend(nodes: list[Any]) -> list[Any]:
-    """Each node followed by all its descendants, in document order."""
+    """Each container node followed by its container descendants, in order.
+
+    Scalars are left out: no selector selects anything from a scalar, so a
+    descendant segment never needs them.
+    """
     out: list[Any] = []
     append = out.append
-    stack = list(reversed(nodes))
+    stack = [n for n in reversed(nodes) if isinstance(n, (dict, list))]
     pop = stack.pop
-    extend = stack.extend
+    push = stack.append
     while stack:
         node = pop()
         append(node)
+        children = node.values() if isinstance(node, dict) else node
+        for child in reversed(children):
+            if isinstance(child, (dict, list)):
+                push(child)
+    return out
+
+
+def descend_name(node: Any, name: str, out: list[Any]) -> None:
+    """Append ``node..[name]`` to ``out``: one walk, no intermediate list."""
+    stack = [node]
+    pop = stack.pop
+    extend = stack.extend
+    append = out.append
+    while stack:
+        node = pop()
         if isinstance(node, dict):
+            value = node.get(name, NOTHING)
+            if value is not NOTHING:
+                append(value)
             if node:
                 extend(reversed(node.values()))
         elif isinstance(node, list) and node:
             extend(reversed(node))
-    return out
 
 
 def descend_paths(nodes: list[Any], paths: list[str]) -> tuple[list[Any], list[str]]:
     """Like :func:`descend`, with the normalized path of every node."""
     out: list[Any] = []
     out_paths: list[str] = []
-    stack = list(zip(reversed(nodes), reversed(paths)))
+    stack = [
+        (n, p)
+        for n, p in zip(reversed(nodes), reversed(paths))
+        if isinstance(n, (dict, list))
+    ]
     while stack:
         node, path = stack.pop()
         out.append(node)
         out_paths.append(path)
         if isinstance(node, dict):
-            stack.extend((v, path + name_part(k)) for k, v in reversed(node.items()))
-        elif isinstance(node, list):
             stack.extend(
-                (node[i], f"{path}[{i}]") for i in range(len(node) - 1, -1, -1)
+                (v, path + name_part(k))
+                for k, v in reversed(node.items())
+                if isinstance(v, (dict, list))
+            )
+        else:
+            stack.extend(
+                (node[i], f"{path}[{i}]")
+                for i in range(len(node) - 1, -1, -1)
+                if isinstance(node[i], (dict, list))
             )
     return out, out_paths
 
@@ -173,6 +206,7 @@ __all__ = [
     "MISSING",
     "NOTHING",
     "descend",
+    "descend_name",
     "descend_paths",
     "json_eq",
     "json_le",

@@ -62,7 +62,7 @@ class Query:
     singular: bool
     find: Callable[[Any], list[Any]]
     first: Callable[..., Any]
-    _canonical: str
+    _canonical: str | None
     _steps: tuple[str | int, ...] | None
     _locate: Callable[[Any], list[tuple[str, Any]]] | None
 
@@ -76,16 +76,11 @@ class Query:
         if steps is not None:
             # Plain dotted paths, the bulk of mapping leaves: no parser, and
             # the code is looked up by the kinds of the steps alone.
-            canonical = "$" + "".join(
-                name_part(step) if isinstance(step, str) else f"[{step}]"
-                for step in steps
-            )
             find, first = compile_singular(steps, expression)
             singular = True
         else:
             tree = parse(expression)
             find, first = compile_query(tree, expression)
-            canonical = A.format_query(tree)
             singular = tree.singular
             if singular:
                 steps = tuple(_step(seg) for seg in tree.segments)
@@ -93,7 +88,7 @@ class Query:
         setattr_(self, "singular", singular)
         setattr_(self, "find", find)
         setattr_(self, "first", first)
-        setattr_(self, "_canonical", canonical)
+        setattr_(self, "_canonical", None)
         setattr_(self, "_steps", steps)
         setattr_(self, "_locate", None)
 
@@ -118,7 +113,19 @@ class Query:
         raise AttributeError(f"Query objects are immutable (cannot delete {name!r})")
 
     def __str__(self) -> str:
-        return self._canonical
+        canonical = self._canonical
+        if canonical is None:
+            # Made on first use, like locate: most queries are never printed.
+            steps = self._steps
+            if steps is not None:
+                canonical = "$" + "".join(
+                    name_part(step) if isinstance(step, str) else f"[{step}]"
+                    for step in steps
+                )
+            else:
+                canonical = A.format_query(parse(self.expression))
+            object.__setattr__(self, "_canonical", canonical)
+        return canonical
 
     def __repr__(self) -> str:
         return f"Query({self.expression!r})"
@@ -126,10 +133,10 @@ class Query:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Query):
             return NotImplemented
-        return self._canonical == other._canonical
+        return str(self) == str(other)
 
     def __hash__(self) -> int:
-        return hash(self._canonical)
+        return hash(str(self))
 
     def __reduce__(self) -> tuple[Callable[[str], Query], tuple[str]]:
         return (compile, (self.expression,))
