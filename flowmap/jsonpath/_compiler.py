@@ -20,7 +20,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import JSONPathSyntaxError, MissingValueError
 from . import _ast as A
@@ -86,6 +86,7 @@ def _factory(source: str) -> Callable[..., Any]:
 def clear_shape_cache() -> None:
     _factory.cache_clear()
     _singular_factory.cache_clear()
+    _ready_kinds.clear()
 
 
 class _Gen:
@@ -727,6 +728,50 @@ def _singular_factory(kinds: str) -> Callable[..., Any]:
     return _factory(_Gen("").build_singular(kinds))
 
 
+def _kinds(steps: tuple[str | int, ...]) -> str:
+    return "".join("n" if isinstance(step, str) else "i" for step in steps)
+
+
+def singular_ready(steps: tuple[str | int, ...]) -> bool:
+    """Whether the code for singular queries of this shape is compiled already."""
+    kinds = _kinds(steps)
+    return kinds in _ready_kinds
+
+
+_ready_kinds: set[str] = set()
+
+
+def raise_regex_error(query: A.QueryNode, expression: str, exc: Exception) -> NoReturn:
+    """Raise the syntax error for the first literal pattern RE2 refuses."""
+    stack: list[Any] = [query]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, A.QueryNode):
+            for seg in node.segments:
+                stack.extend(s.expr for s in seg.selectors if isinstance(s, A.Filter))
+        elif isinstance(node, A.FunctionCall):
+            if node.name in ("match", "search") and isinstance(node.args[1], A.Literal):
+                pattern = node.args[1].value
+                if isinstance(pattern, str):
+                    try:
+                        literal_regex_test(pattern, True)
+                    except RegexUnsupported:
+                        raise JSONPathSyntaxError(
+                            "regular expression not supported by the linear-time "
+                            f"engine ({exc})",
+                            expression,
+                            node.args[1].pos,
+                        ) from None
+            stack.extend(node.args)
+        elif isinstance(node, A.Comparison):
+            stack += [node.left, node.right]
+        elif isinstance(node, (A.And, A.Or)):
+            stack.extend(node.items)
+        elif isinstance(node, (A.Not, A.Paren)):
+            stack.append(node.expr)
+    raise exc  # pragma: no cover - the walk finds the pattern
+
+
 def compile_singular(
     steps: tuple[str | int, ...], expression: str
 ) -> tuple[Callable[[Any], list[Any]], Callable[..., Any]]:
@@ -735,8 +780,11 @@ def compile_singular(
     The code depends only on which steps are names and which are indexes,
     so it is looked up by that alone, without generating any source.
     """
-    kinds = "".join("n" if isinstance(step, str) else "i" for step in steps)
+    kinds = _kinds(steps)
     find, first = _singular_factory(kinds)(expression, steps, *steps)
+    if len(_ready_kinds) >= 1024:
+        _ready_kinds.clear()  # stay in step with the bounded factory cache
+    _ready_kinds.add(kinds)
     return find, first
 
 

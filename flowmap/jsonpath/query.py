@@ -14,22 +14,33 @@ from ._compiler import (
     compile_locate,
     compile_query,
     compile_singular,
+    no_match,
+    raise_regex_error,
+    singular_ready,
 )
+from ._functions import NOTHING
+from ._interpreter import build_nodes
+from ._iregexp import RegexUnsupported
 from ._parser import MAX_INT, parse
-from ._runtime import name_part
+from ._runtime import MISSING, name_part
 
 __all__ = ["Query", "clear_cache", "compile", "query"]
 
 CACHE_SIZE = 4096
+#: Calls served by the first tier (closures) before a query is compiled to
+#: generated code: most of the cost of a first compile is Python's own
+#: compile() of the generated source, which only pays off for reused queries.
+UPGRADE_AFTER = 8
 
 
 class Query:
     """A compiled RFC 9535 JSONPath query. Build one with :func:`compile`.
 
-    Queries are immutable and safe to share between threads. ``find``,
-    ``first`` and ``locate`` are plain functions generated for this query
-    (so calling them costs no bound-method creation); ``locate`` is a method
-    whose evaluator is generated on first use:
+    Queries are immutable and safe to share between threads. ``find`` and
+    ``first`` are plain functions (so calling them costs no bound-method
+    creation): closures over the parsed query for the first few calls, then
+    code generated for this query; ``locate`` is a method whose evaluator is
+    generated on first use:
 
     - ``find(data) -> list``: the selected values, in the RFC's order;
     - ``locate(data) -> list[tuple[str, Any]]``: (normalized path, value)
@@ -51,6 +62,7 @@ class Query:
     __slots__ = (
         "_canonical",
         "_locate",
+        "_pending",
         "_steps",
         "expression",
         "find",
@@ -65,6 +77,8 @@ class Query:
     _canonical: str | None
     _steps: tuple[str | int, ...] | None
     _locate: Callable[[Any], list[tuple[str, Any]]] | None
+    # While the first tier serves calls: the tree, or a singular query's steps.
+    _pending: A.QueryNode | tuple[str | int, ...] | None
 
     def __init__(self, expression: str) -> None:
         if not isinstance(expression, str):
@@ -73,24 +87,114 @@ class Query:
             )
         setattr_ = object.__setattr__
         steps = _simple_steps(expression)
-        if steps is not None:
-            # Plain dotted paths, the bulk of mapping leaves: no parser, and
-            # the code is looked up by the kinds of the steps alone.
-            find, first = compile_singular(steps, expression)
-            singular = True
-        else:
+        tree: A.QueryNode | None = None
+        if steps is None:
             tree = parse(expression)
-            find, first = compile_query(tree, expression)
             singular = tree.singular
             if singular:
                 steps = tuple(_step(seg) for seg in tree.segments)
+        else:
+            singular = True
         setattr_(self, "expression", expression)
         setattr_(self, "singular", singular)
-        setattr_(self, "find", find)
-        setattr_(self, "first", first)
         setattr_(self, "_canonical", None)
         setattr_(self, "_steps", steps)
         setattr_(self, "_locate", None)
+        setattr_(self, "_pending", None)
+        if steps is not None:
+            if singular_ready(steps):
+                # Plain paths of a known shape: straight to generated code.
+                find, first = compile_singular(steps, expression)
+            else:
+                find, first = self._first_tier_singular(steps)
+                setattr_(self, "_pending", steps)
+        else:
+            assert tree is not None
+            find, first = self._first_tier(tree)
+            setattr_(self, "_pending", tree)
+        setattr_(self, "find", find)
+        setattr_(self, "first", first)
+
+    def _first_tier(
+        self, tree: A.QueryNode
+    ) -> tuple[Callable[[Any], list[Any]], Callable[..., Any]]:
+        """Closure evaluators that switch to generated code after a few calls."""
+        try:
+            run = build_nodes(tree.segments)
+        except RegexUnsupported as exc:
+            raise_regex_error(tree, self.expression, exc)
+        calls = 0
+        expression = self.expression
+
+        def find(data: Any) -> list[Any]:
+            nonlocal calls
+            calls += 1
+            if calls > UPGRADE_AFTER:
+                return self._upgrade().find(data)
+            return run(data, data)
+
+        def first(data: Any, default: Any = MISSING) -> Any:
+            found = find(data)
+            if found:
+                return found[0]
+            return no_match(data, default, expression, None)
+
+        return find, first
+
+    def _first_tier_singular(
+        self, steps: tuple[str | int, ...]
+    ) -> tuple[Callable[[Any], list[Any]], Callable[..., Any]]:
+        """First-tier evaluators of a singular query: a loop over its steps."""
+        calls = 0
+        expression = self.expression
+
+        def lookup(data: Any) -> Any:
+            node = data
+            for step in steps:
+                if isinstance(step, str):
+                    if not isinstance(node, dict):
+                        return NOTHING
+                    node = node.get(step, NOTHING)
+                    if node is NOTHING:
+                        return NOTHING
+                elif isinstance(node, list) and -len(node) <= step < len(node):
+                    node = node[step]
+                else:
+                    return NOTHING
+            return node
+
+        def find(data: Any) -> list[Any]:
+            nonlocal calls
+            calls += 1
+            if calls > UPGRADE_AFTER:
+                return self._upgrade().find(data)
+            value = lookup(data)
+            return [] if value is NOTHING else [value]
+
+        def first(data: Any, default: Any = MISSING) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls > UPGRADE_AFTER:
+                return self._upgrade().first(data, default)
+            value = lookup(data)
+            if value is NOTHING:
+                return no_match(data, default, expression, steps)
+            return value
+
+        return find, first
+
+    def _upgrade(self) -> Query:
+        """Switch to generated code now (if not done yet); returns ``self``."""
+        pending = self._pending
+        if pending is not None:
+            if isinstance(pending, tuple):
+                find, first = compile_singular(pending, self.expression)
+            else:
+                find, first = compile_query(pending, self.expression)
+            object.__setattr__(self, "find", find)
+            object.__setattr__(self, "first", first)
+            object.__setattr__(self, "_pending", None)
+        return self
 
     def locate(self, data: Any) -> list[tuple[str, Any]]:
         """(normalized path, value) pairs of the selected nodes.

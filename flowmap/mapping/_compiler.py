@@ -205,6 +205,11 @@ class _Gen:
         self.try_lines: list[str] = []
         self.lines: list[str] = []
         self.required = required
+        # A node with a required name child was subscripted by name in the
+        # try block, so past it the node is known to be an object.
+        self.known_dicts = {
+            (root, steps[:-1]) for root, steps in required if isinstance(steps[-1], str)
+        }
         self.leaf_vars: dict[int, str] = {}
         # Required lookups first, in the order the spec names them.
         for leaf in leaves:
@@ -252,10 +257,13 @@ class _Gen:
                 )
             self.try_lines.append(f"{var} = {parent}[{k}]")
         elif isinstance(step, str):
-            self.lines.append(
-                f"{var} = {parent}.get({k}, NOTHING) "
-                f"if isinstance({parent}, dict) else NOTHING"
-            )
+            if (root, steps[:-1]) in self.known_dicts:
+                self.lines.append(f"{var} = {parent}.get({k}, NOTHING)")
+            else:
+                self.lines.append(
+                    f"{var} = {parent}.get({k}, NOTHING) "
+                    f"if isinstance({parent}, dict) else NOTHING"
+                )
         else:
             bound = f"len({parent}) > {k}" if step >= 0 else f"len({parent}) >= -{k}"
             self.lines.append(
