@@ -117,7 +117,8 @@ class _Split:
             i = 0  # a filter that reads '$' must see the real root
         self.prefix = tuple(_step(seg) for seg in segs[:i])
         rest = A.format_query(A.QueryNode(True, segs[i:]))
-        self.rest = compile_query(rest).find
+        # Generated code now: the mapping keeps this function for good.
+        self.rest = compile_query(rest)._upgrade().find
 
 
 def _simple(seg: A.Segment) -> bool:
