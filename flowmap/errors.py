@@ -39,9 +39,24 @@ def render_location(location: tuple[str | int, ...]) -> str:
         elif step.isidentifier() and step.isascii():
             parts.append(f".{step}")
         else:
-            escaped = step.replace("\\", "\\\\").replace("'", "\\'")
-            parts.append(f"['{escaped}']")
+            parts.append(f"['{_escape_name(step)}']")
     return "".join(parts)
+
+
+_ESCAPES = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_name(name: str) -> str:
+    """Escape a member name as RFC 9535 section 2.7 does in normalized paths."""
+    out = []
+    for ch in name:
+        if ch == "'" or ch == "\\":
+            out.append("\\" + ch)
+        elif ch < " ":
+            out.append(_ESCAPES.get(ch) or f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def _caret(expression: str, position: int) -> str:
@@ -95,7 +110,8 @@ class MappingError(FlowmapError, ValueError):
     """A mapping spec that cannot be compiled.
 
     ``location`` is where in the spec the problem is, as a tuple of keys and
-    indexes; ``path`` renders it as a JSONPath. When the problem is a bad
+    indexes (None for a problem that is not in the spec, such as a bad
+    option); ``path`` renders it as a JSONPath. When the problem is a bad
     JSONPath, ``syntax_error`` holds the underlying
     :class:`JSONPathSyntaxError`.
     """
@@ -103,7 +119,7 @@ class MappingError(FlowmapError, ValueError):
     def __init__(
         self,
         reason: str,
-        location: tuple[str | int, ...] = (),
+        location: tuple[str | int, ...] | None = (),
         syntax_error: JSONPathSyntaxError | None = None,
     ) -> None:
         super().__init__(reason, location)
@@ -112,12 +128,14 @@ class MappingError(FlowmapError, ValueError):
         self.syntax_error = syntax_error
 
     @property
-    def path(self) -> str:
-        """The spec location rendered as a JSONPath."""
-        return render_location(self.location)
+    def path(self) -> str | None:
+        """The spec location rendered as a JSONPath (None if not in a spec)."""
+        return None if self.location is None else render_location(self.location)
 
     def __str__(self) -> str:
-        text = f"{self.reason} (at {self.path} in the spec)"
+        text = self.reason
+        if self.location is not None:
+            text += f" (at {self.path} in the spec)"
         if self.syntax_error is not None:
             text += f"\n{self.syntax_error}"
         return text

@@ -499,8 +499,8 @@ class Parser:
         value = float(literal)
         if value in (float("inf"), float("-inf")):
             self.error("number out of range", start)
-        if value.is_integer() and abs(value) <= MAX_INT:
-            return int(value)
+        # Kept a float: 2.0 == 2 in comparisons anyway, and a mapping's
+        # constant 2.0 stays what was written.
         return value
 
     def function_call(self, name: str, start: int) -> A.FunctionCall:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
+from .._cache import BoundedCache
 from ..errors import FlowmapError
 from . import _ast as A
 from ._compiler import (
@@ -274,9 +274,7 @@ def _step(seg: A.Segment) -> str | int:
     return sel.index
 
 
-@lru_cache(maxsize=CACHE_SIZE)
-def _compile_cached(expression: str) -> Query:
-    return Query(expression)
+_CACHE: BoundedCache[str, Query] = BoundedCache(Query, CACHE_SIZE)
 
 
 def compile(expression: str) -> Query:
@@ -291,7 +289,7 @@ def compile(expression: str) -> Query:
     [7]
     """
     try:
-        return _compile_cached(expression)
+        return _CACHE.get(expression)
     except TypeError:
         if not isinstance(expression, str):
             raise QueryTypeError(
@@ -315,5 +313,5 @@ def query(expression: str, data: Any) -> list[Any]:
 
 def clear_cache() -> None:
     """Empty the compile cache and the cache of generated code shapes."""
-    _compile_cached.cache_clear()
+    _CACHE.clear()
     clear_shape_cache()

@@ -241,13 +241,19 @@ class _Gen:
 
     def node(self, root: str, steps: tuple[str | int, ...]) -> str:
         """The variable holding the value at ``steps`` from ``root`` (or NOTHING)."""
-        if not steps:
-            return _ROOT_VARS[root]
+        # The longest prefix that already has a variable, then one step at a
+        # time (a loop, not recursion: paths may have thousands of steps).
+        depth = len(steps)
+        while depth and (root, steps[:depth]) not in self.vars:
+            depth -= 1
+        var = self.vars[(root, steps[:depth])] if depth else _ROOT_VARS[root]
+        for i in range(depth + 1, len(steps) + 1):
+            var = self.step(root, steps[:i], var)
+        return var
+
+    def step(self, root: str, steps: tuple[str | int, ...], parent: str) -> str:
+        """Emit the lookup of the last of ``steps`` in ``parent``."""
         key = (root, steps)
-        var = self.vars.get(key)
-        if var is not None:
-            return var
-        parent = self.node(root, steps[:-1])
         var = self.temp("v")
         step = steps[-1]
         k = self.const(step)

@@ -26,6 +26,8 @@ Location = tuple[str | int, ...]
 MAX_SPEC_DEPTH = 64
 
 ROOTS = {"data": "$", "constants": "$CONST", "context": "$$"}
+#: At most this many alternatives in one leaf (``a | b | ...``).
+MAX_ALTERNATIVES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,13 +161,15 @@ def parse_leaf(text: str, location: Location) -> Leaf | Literal:
     ['PathAlt', 'PathAlt', 'ConstAlt']
     """
     if not is_expression(text):
-        stripped = text.lstrip(" \t\r\n")
+        stripped = text.lstrip()
         if stripped != text and is_expression(stripped):
             raise MappingError(
                 "blank space before a path or a quoted constant; remove it, or "
                 "quote the whole string to mean it literally",
                 location,
-                JSONPathSyntaxError("leading blank space", text, 0),
+                JSONPathSyntaxError(
+                    "leading blank space", text, len(text) - len(stripped)
+                ),
             )
         return Literal(text)
     try:
@@ -188,6 +192,8 @@ class _LeafParser(Parser):
             start = self.pos
             alt = self.alternative()
             alts.append(alt)
+            if len(alts) > MAX_ALTERNATIVES:
+                self.error(f"more than {MAX_ALTERNATIVES} alternatives", start)
             self.skip_blank()
             if self.pos >= self.n:
                 break
@@ -306,6 +312,11 @@ def read_parameters(spec: list[dict[str, Any]]) -> Node:
     for index, item in enumerate(spec):
         key = item["key"]
         parts = split_key(key)
+        if len(parts) > MAX_SPEC_DEPTH:
+            raise MappingError(
+                f"parameter key {key!r} nests deeper than {MAX_SPEC_DEPTH} levels",
+                (index, "key"),
+            )
         if any(part == "" for part in parts):
             raise MappingError(
                 f"parameter key {key!r} has an empty part", (index, "key")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
+from .._cache import BoundedCache
 from ..errors import JSONPathSyntaxError, MappingError, MissingValueError
 from ..jsonpath.query import Query
 from ..jsonpath.query import compile as compile_query
@@ -92,11 +92,20 @@ class Mapping:
         return (_compile_cached, self._key())
 
 
-@lru_cache(maxsize=CACHE_SIZE)
+_Key = tuple[str, str, bool, str]
+
+
+def _build(key: _Key) -> Mapping:
+    return Mapping(*key)
+
+
+_MAPPINGS: BoundedCache[_Key, Mapping] = BoundedCache(_build, CACHE_SIZE)
+
+
 def _compile_cached(
     spec_json: str, on_missing: str, null_as_missing: bool, form: str
 ) -> Mapping:
-    return Mapping(spec_json, on_missing, null_as_missing, form)
+    return _MAPPINGS.get((spec_json, on_missing, null_as_missing, form))
 
 
 def _detect_form(spec: Any) -> str:
@@ -138,13 +147,16 @@ def compile_mapping(
     if on_missing not in ON_MISSING:
         raise MappingError(
             f"on_missing must be one of {', '.join(map(repr, ON_MISSING))}, "
-            f"not {on_missing!r}"
+            f"not {on_missing!r}",
+            None,
         )
     if not isinstance(null_as_missing, bool):
-        raise MappingError(f"null_as_missing must be a bool, not {null_as_missing!r}")
+        raise MappingError(
+            f"null_as_missing must be a bool, not {null_as_missing!r}", None
+        )
     if form not in FORMS:
         raise MappingError(
-            f"form must be one of {', '.join(map(repr, FORMS))}, not {form!r}"
+            f"form must be one of {', '.join(map(repr, FORMS))}, not {form!r}", None
         )
     check_json(spec)
     spec_json = json.dumps(spec, ensure_ascii=False, separators=(",", ":"))
@@ -193,15 +205,16 @@ class DataFilter:
     def __init__(self, expression: str) -> None:
         if not isinstance(expression, str):
             raise MappingError(
-                f"a data filter must be a string, not {type(expression).__name__}"
+                f"a data filter must be a string, not {type(expression).__name__}",
+                None,
             )
         query = None
-        if expression.strip() not in ("", "$"):
+        if expression not in ("", "$"):
             try:
                 query = compile_query(expression)
             except JSONPathSyntaxError as exc:
                 raise MappingError(
-                    f"invalid data filter {expression!r}: {exc.reason}", (), exc
+                    f"invalid data filter {expression!r}", None, exc
                 ) from None
         object.__setattr__(self, "expression", expression)
         object.__setattr__(self, "query", query)
@@ -233,12 +246,18 @@ class DataFilter:
         return query.find(data)
 
 
-@lru_cache(maxsize=CACHE_SIZE)
+_FILTERS: BoundedCache[str, DataFilter] = BoundedCache(DataFilter, CACHE_SIZE)
+
+
 def compile_filter(expression: str) -> DataFilter:
     """Compile a ``state_data_filter`` expression (cached); see :class:`DataFilter`."""
-    return DataFilter(expression)
+    if not isinstance(expression, str):
+        raise MappingError(
+            f"a data filter must be a string, not {type(expression).__name__}", None
+        )
+    return _FILTERS.get(expression)
 
 
 def clear_cache() -> None:
-    _compile_cached.cache_clear()
-    compile_filter.cache_clear()
+    _MAPPINGS.clear()
+    _FILTERS.clear()
