@@ -21,12 +21,14 @@ from .merge import MergeOptionError, merge, parse_merge_header, place
 
 
 def clear_caches() -> None:
-    """Empty every cache flowmap keeps (queries, code shapes, mappings, filters)."""
+    """Empty every cache flowmap keeps (queries, code shapes, mappings, states)."""
     from .jsonpath.query import clear_cache as clear_queries
     from .mapping import clear_cache as clear_mappings
+    from .states import clear_cache as clear_states
 
     clear_queries()
     clear_mappings()
+    clear_states()
 
 
 __all__ = [

@@ -364,7 +364,7 @@ class _Gen:
                 return f"(None if {var} is OMIT else {var})"
             return var
         if isinstance(node, Literal):
-            return self.const(node.value)
+            return self.literal(node.value)
         omit = self.on_missing == "omit"
         if isinstance(node, TDict):
             items = ", ".join(
