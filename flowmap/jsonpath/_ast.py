@@ -8,6 +8,7 @@ checker, the compiler) can raise errors that point at the right place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 # Function extension types (RFC 9535 section 2.4.1).
@@ -171,7 +172,8 @@ def quote_name(name: str) -> str:
 
 def format_number(value: int | float) -> str:
     if isinstance(value, int):
-        return str(value)
+        # Decimal writes integers of any length (str() stops at 4,300 digits).
+        return str(value) if value.bit_length() < 3000 else str(Decimal(value))
     text = repr(value)
     return text
 

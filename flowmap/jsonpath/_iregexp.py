@@ -35,6 +35,10 @@ _CATEGORIES = {
     "S": "ckmo",
     "C": "cfno",
 }
+# Every category but C, and every assigned code point (all but Cn), as class
+# bodies: RE2 has no Cn, and a class cannot hold a negated class.
+_NOT_OTHER = "\\p{L}\\p{M}\\p{N}\\p{P}\\p{S}\\p{Z}"
+_ASSIGNED = _NOT_OTHER + "\\p{Cc}\\p{Cf}\\p{Co}\\p{Cs}"
 # Characters that must be escaped to stand for themselves in RE2.
 _RE2_META = set("\\^$.|?*+()[]{}-/")
 _SINGLE_ESCAPES = set("()*+-.?[\\]^{|}nrt")
@@ -110,38 +114,34 @@ class _Translator:
             ch = self.peek()
             if ch == "" or ch == "|" or ch == ")":
                 return
+            mark = len(self.out)
             self.atom(depth)
-            self.quantifier()
+            atom = "".join(self.out[mark:])
+            del self.out[mark:]
+            self.out.append(self.quantified(atom))
 
-    def quantifier(self) -> None:
+    def quantified(self, atom: str) -> str:
+        """``atom`` with the quantifier at pos (if any) applied, in RE2 syntax."""
         ch = self.peek()
         if ch in ("*", "+", "?") and ch:
             self.pos += 1
-            self.out.append(ch)
-        elif ch == "{":
-            start = self.pos
+            return atom + ch
+        if ch != "{":
+            return atom
+        start = self.pos
+        self.pos += 1
+        low = int(self.digits())
+        high: int | None = low
+        if self.peek() == ",":
             self.pos += 1
-            low = self.digits()
-            high = ""
-            comma = False
-            if self.peek() == ",":
-                comma = True
-                self.pos += 1
-                if self.peek() != "}":
-                    high = self.digits()
-            if self.peek() != "}":
-                raise self.fail()
-            self.pos += 1
-            if high and int(high) < int(low):
-                self.pos = start
-                raise self.fail()
-            self.out.append(
-                "{"
-                + str(int(low))
-                + ("," if comma else "")
-                + (str(int(high)) if high else "")
-                + "}"
-            )
+            high = None if self.peek() == "}" else int(self.digits())
+        if self.peek() != "}":
+            raise self.fail()
+        self.pos += 1
+        if high is not None and high < low:
+            self.pos = start
+            raise self.fail()
+        return _repeat(atom, low, high)
 
     def digits(self) -> str:
         start = self.pos
@@ -213,22 +213,18 @@ class _Translator:
             category = major + minor
             negated = ch == "P"
             if category == "Cn":
-                body = _unassigned_class()
-                if in_class:
-                    if negated:
-                        # Not expressible inside a class in RE2; handled by caller.
-                        raise RegexUnsupported("\\P{Cn} inside a character class")
-                    return body
-                return ("[^" if negated else "[") + body + "]"
-            if category == "C":
-                # RE2's C lacks Cn; add it back.
-                if in_class:
-                    if negated:
-                        raise RegexUnsupported("\\P{C} inside a character class")
-                    return "\\p{C}" + _unassigned_class()
                 if negated:
-                    return "[^\\p{C}" + _unassigned_class() + "]"
-                return "[\\p{C}" + _unassigned_class() + "]"
+                    body = _ASSIGNED
+                    return body if in_class else "[" + body + "]"
+                body = _unassigned_class()
+                return body if in_class else "[" + body + "]"
+            if category == "C":
+                # RE2's C lacks Cn: C is Cc, Cf, Co, Cs and the unassigned.
+                if negated:
+                    body = _NOT_OTHER
+                    return body if in_class else "[" + body + "]"
+                body = "\\p{C}" + _unassigned_class()
+                return body if in_class else "[" + body + "]"
             return ("\\P{" if negated else "\\p{") + category + "}"
         raise self.fail()
 
@@ -288,6 +284,32 @@ class _Translator:
         self.check_char(ch)
         self.pos += 1
         return ch
+
+
+#: RE2 refuses a repetition count over 1000; larger counts are split.
+_RE2_MAX_REPEAT = 1000
+
+
+def _counted(atom: str, count: int, optional: bool) -> str:
+    """``atom`` exactly ``count`` times (or up to, if optional) in RE2 syntax."""
+    parts = []
+    while count > 0:
+        chunk = min(count, _RE2_MAX_REPEAT)
+        parts.append(f"(?:{atom}){{{0 if optional else chunk},{chunk}}}")
+        count -= chunk
+    return "".join(parts)
+
+
+def _repeat(atom: str, low: int, high: int | None) -> str:
+    """``atom{low,high}`` (``high`` None: unbounded) within RE2's limits."""
+    if high is not None and high <= _RE2_MAX_REPEAT:
+        return f"(?:{atom}){{{low},{high}}}" if low != high else f"(?:{atom}){{{low}}}"
+    if high is None and low <= _RE2_MAX_REPEAT:
+        return f"(?:{atom}){{{low},}}"
+    text = _counted(atom, low, optional=False)
+    if high is None:
+        return text + f"(?:{atom})*"
+    return text + _counted(atom, high - low, optional=True)
 
 
 def translate(pattern: str) -> str | None:

@@ -9,6 +9,7 @@ reported as a syntax error at the offending argument or operand.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import NoReturn
 
 from ..errors import JSONPathSyntaxError
@@ -205,7 +206,9 @@ class Parser:
         else:
             while pos < n and text[pos] in _DIGITS:
                 pos += 1
-        value = int(text[start:pos])
+        # More than 16 digits is out of range whatever they are (and int()
+        # refuses strings of thousands of digits).
+        value = int(text[start:pos]) if pos - start <= 17 else MAX_INT + 1
         if not -MAX_INT <= value <= MAX_INT:
             self.error("integer out of range (must be within +/-(2^53 - 1))", start)
         self.pos = pos
@@ -495,7 +498,8 @@ class Parser:
         if literal == "-0":
             return 0
         if not is_float:
-            return int(literal)
+            # Decimal reads integers of any length (int() stops at 4,300 digits).
+            return int(literal) if len(literal) < 1000 else int(Decimal(literal))
         value = float(literal)
         if value in (float("inf"), float("-inf")):
             self.error("number out of range", start)
