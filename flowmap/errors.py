@@ -20,6 +20,7 @@ __all__ = [
     "MappingError",
     "MergeError",
     "MissingValueError",
+    "RegexLimitError",
     "render_location",
 ]
 
@@ -103,6 +104,26 @@ class JSONPathSyntaxError(FlowmapError, ValueError):
         return (
             f"{self.reason} at line {self.line}, column {self.column}:\n"
             f"{_caret(self.expression, self.position)}"
+        )
+
+
+class RegexLimitError(FlowmapError, ValueError):
+    """A valid I-Regexp from a document that the linear-time engine refuses.
+
+    RE2 bounds the size of a compiled pattern; a pattern read from the data at
+    run time (``match(@, $.pattern)``) that exceeds it cannot be answered
+    exactly, so it is reported instead of being taken as a non-match.
+    """
+
+    def __init__(self, pattern: str, reason: str) -> None:
+        super().__init__(pattern, reason)
+        self.pattern = pattern
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return (
+            f"regular expression {self.pattern!r} from the document is beyond the "
+            f"limits of the linear-time engine ({self.reason})"
         )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from ..errors import RegexLimitError
 from ._iregexp import RegexUnsupported, compile_iregexp
 
 VALUE = "ValueType"
@@ -59,9 +60,9 @@ def value_of(nodes: list[Any]) -> Any:
 def _dynamic_regex(pattern: str, full: bool) -> Callable[[str], Any] | None:
     try:
         regex = compile_iregexp(pattern)
-    except RegexUnsupported:
-        # A valid I-Regexp beyond RE2's limits, found in a document at run time.
-        return None
+    except RegexUnsupported as exc:
+        # A valid I-Regexp beyond RE2's limits: no honest true or false.
+        raise RegexLimitError(pattern, str(exc)) from None
     if regex is None:
         return None
     method: Callable[[str], Any] = regex.fullmatch if full else regex.search

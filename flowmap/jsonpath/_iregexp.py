@@ -100,34 +100,41 @@ class _Translator:
             raise self.fail()
         return "".join(self.out)
 
-    def regexp(self, depth: int) -> None:
+    # Each method returns the *weight* of what it translated: the product of
+    # the counted repetitions nested in it, which RE2 caps at 1000.
+
+    def regexp(self, depth: int) -> int:
         if depth > 200:
             raise self.fail()
-        self.branch(depth)
+        weight = self.branch(depth)
         while self.peek() == "|":
             self.pos += 1
             self.out.append("|")
-            self.branch(depth)
+            weight = max(weight, self.branch(depth))
+        return weight
 
-    def branch(self, depth: int) -> None:
+    def branch(self, depth: int) -> int:
+        weight = 1
         while True:
             ch = self.peek()
             if ch == "" or ch == "|" or ch == ")":
-                return
+                return weight
             mark = len(self.out)
-            self.atom(depth)
+            inner = self.atom(depth)
             atom = "".join(self.out[mark:])
             del self.out[mark:]
-            self.out.append(self.quantified(atom))
+            text, piece = self.quantified(atom, inner)
+            self.out.append(text)
+            weight = max(weight, piece)
 
-    def quantified(self, atom: str) -> str:
-        """``atom`` with the quantifier at pos (if any) applied, in RE2 syntax."""
+    def quantified(self, atom: str, inner: int) -> tuple[str, int]:
+        """``atom`` with the quantifier at pos (if any) applied, and its weight."""
         ch = self.peek()
         if ch in ("*", "+", "?") and ch:
             self.pos += 1
-            return atom + ch
+            return atom + ch, inner
         if ch != "{":
-            return atom
+            return atom, inner
         start = self.pos
         self.pos += 1
         low = int(self.digits())
@@ -141,7 +148,7 @@ class _Translator:
         if high is not None and high < low:
             self.pos = start
             raise self.fail()
-        return _repeat(atom, low, high)
+        return _repeat(atom, low, high, inner)
 
     def digits(self) -> str:
         start = self.pos
@@ -151,17 +158,18 @@ class _Translator:
             raise self.fail()
         return self.pattern[start : self.pos]
 
-    def atom(self, depth: int) -> None:
+    def atom(self, depth: int) -> int:
         ch = self.pattern[self.pos]
         if ch == "(":
             self.pos += 1
             self.out.append("(?:")
-            self.regexp(depth + 1)
+            weight = self.regexp(depth + 1)
             if self.peek() != ")":
                 raise self.fail()
             self.pos += 1
             self.out.append(")")
-        elif ch == ".":
+            return weight
+        if ch == ".":
             self.pos += 1
             self.out.append("[^\\n\\r]")
         elif ch == "[":
@@ -178,6 +186,7 @@ class _Translator:
             self.check_char(ch)
             self.pos += 1
             self.out.append(_char(ch))
+        return 1
 
     def check_char(self, ch: str) -> None:
         if 0xD800 <= ord(ch) <= 0xDFFF:
@@ -300,16 +309,34 @@ def _counted(atom: str, count: int, optional: bool) -> str:
     return "".join(parts)
 
 
-def _repeat(atom: str, low: int, high: int | None) -> str:
+#: Unrolling a repetition of a counted group writes the group this many times
+#: at most; beyond it the pattern is refused as too large.
+_MAX_UNROLL = 10_000
+
+
+def _repeat(atom: str, low: int, high: int | None, inner: int) -> tuple[str, int]:
     """``atom{low,high}`` (``high`` None: unbounded) within RE2's limits."""
-    if high is not None and high <= _RE2_MAX_REPEAT:
-        return f"(?:{atom}){{{low},{high}}}" if low != high else f"(?:{atom}){{{low}}}"
-    if high is None and low <= _RE2_MAX_REPEAT:
-        return f"(?:{atom}){{{low},}}"
-    text = _counted(atom, low, optional=False)
+    count = low if high is None else high
+    if inner * max(count, 1) <= _RE2_MAX_REPEAT:
+        if high is None:
+            return f"(?:{atom}){{{low},}}", inner * max(low, 1)
+        if low == high:
+            return f"(?:{atom}){{{low}}}", inner * max(low, 1)
+        return f"(?:{atom}){{{low},{high}}}", inner * max(high, 1)
+    if inner == 1:
+        text = _counted(atom, low, optional=False)
+        if high is None:
+            return text + f"(?:{atom})*", min(low, _RE2_MAX_REPEAT)
+        return text + _counted(atom, high - low, optional=True), _RE2_MAX_REPEAT
+    # A counted group inside: RE2 caps the product, so write the group out.
+    if count > _MAX_UNROLL:
+        raise RegexUnsupported(
+            f"a repetition of {count} over a group with counted repetitions"
+        )
+    text = f"(?:{atom})" * low
     if high is None:
-        return text + f"(?:{atom})*"
-    return text + _counted(atom, high - low, optional=True)
+        return text + f"(?:{atom})*", inner
+    return text + f"(?:{atom})?" * (high - low), inner
 
 
 def translate(pattern: str) -> str | None:
