@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "EvaluationLimitError",
     "FlowmapError",
     "JSONPathSyntaxError",
     "MappingError",
@@ -105,6 +106,22 @@ class JSONPathSyntaxError(FlowmapError, ValueError):
             f"{self.reason} at line {self.line}, column {self.column}:\n"
             f"{_caret(self.expression, self.position)}"
         )
+
+
+class EvaluationLimitError(FlowmapError, ValueError):
+    """A query whose result would exceed ``limit`` nodes.
+
+    Descendant segments repeat (``$..a..a..a``) can select a number of nodes
+    that grows as a power of the document's depth; past the limit the
+    evaluation stops with this error instead of exhausting memory.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+    def __str__(self) -> str:
+        return f"the query selects more than {self.limit:,} nodes; evaluation stopped"
 
 
 class RegexLimitError(FlowmapError, ValueError):

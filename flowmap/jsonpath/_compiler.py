@@ -33,6 +33,7 @@ from ._functions import (
 )
 from ._iregexp import RegexUnsupported
 from ._runtime import (
+    MAX_NODES,
     MISSING,
     descend,
     descend_name,
@@ -42,6 +43,7 @@ from ._runtime import (
     json_lt,
     missing_step,
     name_part,
+    too_large,
 )
 
 # Names per line in a chained subscript: keeps generated expressions shallow.
@@ -65,6 +67,8 @@ _GLOBALS: dict[str, Any] = {
     "json_le": json_le,
     "descend": descend,
     "descend_name": descend_name,
+    "MAX_NODES": MAX_NODES,
+    "too_large": too_large,
     "descend_paths": descend_paths,
     "name_part": name_part,
     "length": length,
@@ -259,6 +263,8 @@ class _Gen:
             )
         for sel in seg.selectors:
             lines += self.selector_code(sel, paths)
+        if seg.descendant:
+            lines.append("    if len(nxt) > MAX_NODES: too_large()")
         lines.append("    cur = nxt")
         if paths:
             lines.append("    curp = nxtp")
@@ -518,6 +524,7 @@ class _Gen:
             return [f"{ind}descend_name({var}, {self.const(sel.name)}, out)"]
         if seg.descendant:
             d = self.temp()
+            lines.append(f"{ind}if len(out) > MAX_NODES: too_large()")
             lines.append(f"{ind}for {d} in descend([{var}]):")
             var = d
             ind += "    "

@@ -21,7 +21,7 @@ from ._functions import (
     regex_test,
     value_of,
 )
-from ._runtime import descend, json_eq, json_le, json_lt
+from ._runtime import MAX_NODES, descend, json_eq, json_le, json_lt, too_large
 
 Nodes = Callable[[Any, Any], list[Any]]  # (node, root) -> selected nodes
 Value = Callable[[Any, Any], Any]  # (current, root) -> value or NOTHING
@@ -52,6 +52,8 @@ def _segment(seg: A.Segment) -> Callable[[list[Any], Any], list[Any]]:
         for node in descend(nodes) if descendant else nodes:
             for select in selectors:
                 select(node, root, out)
+        if descendant and len(out) > MAX_NODES:
+            too_large()
         return out
 
     return run

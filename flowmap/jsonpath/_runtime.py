@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from ..errors import EvaluationLimitError
 from ._ast import quote_name
 from ._functions import NOTHING
 
@@ -25,6 +26,13 @@ class _Missing:
 
 #: The default of ``Query.first``'s ``default``: "raise when nothing matched".
 MISSING: Any = _Missing()
+
+#: The most nodes a descendant segment may produce (see EvaluationLimitError).
+MAX_NODES = 10_000_000
+
+
+def too_large() -> None:
+    raise EvaluationLimitError(MAX_NODES)
 
 
 def json_eq(a: Any, b: Any) -> bool:
@@ -119,21 +127,28 @@ def descend(nodes: list[Any]) -> list[Any]:
     """
     out: list[Any] = []
     append = out.append
-    stack = [n for n in reversed(nodes) if isinstance(n, (dict, list))]
-    pop = stack.pop
-    push = stack.append
-    while stack:
-        node = pop()
-        append(node)
-        children = node.values() if isinstance(node, dict) else node
-        for child in reversed(children):
-            if isinstance(child, (dict, list)):
-                push(child)
+    for root in nodes:
+        if not isinstance(root, (dict, list)):
+            continue
+        stack = [root]
+        pop = stack.pop
+        push = stack.append
+        while stack:
+            node = pop()
+            append(node)
+            children = node.values() if isinstance(node, dict) else node
+            for child in reversed(children):
+                if isinstance(child, (dict, list)):
+                    push(child)
+        if len(out) > MAX_NODES:
+            too_large()
     return out
 
 
 def descend_name(node: Any, name: str, out: list[Any]) -> None:
     """Append ``node..[name]`` to ``out``: one walk, no intermediate list."""
+    if len(out) > MAX_NODES:
+        too_large()
     stack = [node]
     pop = stack.pop
     extend = stack.extend
@@ -175,6 +190,8 @@ def descend_paths(nodes: list[Any], paths: list[str]) -> tuple[list[Any], list[s
                 for i in range(len(node) - 1, -1, -1)
                 if isinstance(node[i], (dict, list))
             )
+        if len(out) > MAX_NODES:
+            too_large()
     return out, out_paths
 
 
@@ -203,6 +220,7 @@ def missing_step(root: Any, steps: tuple[str | int, ...]) -> str:
 
 
 __all__ = [
+    "MAX_NODES",
     "MISSING",
     "NOTHING",
     "descend",
@@ -213,4 +231,5 @@ __all__ = [
     "json_lt",
     "missing_step",
     "name_part",
+    "too_large",
 ]
