@@ -65,7 +65,7 @@ def test_cts(case: dict[str, Any]) -> None:
     # later ones from generated code: both must pass.
     query = Query(selector)
     first_tier = query.find(document)
-    query._upgrade()
+    query.prepare()
     found = query.find(document)
     assert first_tier == found
     located = query.locate(document)

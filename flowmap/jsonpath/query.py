@@ -128,9 +128,12 @@ class Query:
 
         def find(data: Any) -> list[Any]:
             nonlocal calls
+            if calls >= UPGRADE_AFTER:
+                # Also reached by callers that kept this function: hand over.
+                if self._pending is not None:
+                    self.prepare()
+                return self.find(data)
             calls += 1
-            if calls > UPGRADE_AFTER:
-                return self._upgrade().find(data)
             return run(data, data)
 
         def first(data: Any, default: Any = MISSING) -> Any:
@@ -165,17 +168,22 @@ class Query:
 
         def find(data: Any) -> list[Any]:
             nonlocal calls
+            if calls >= UPGRADE_AFTER:
+                # Also reached by callers that kept this function: hand over.
+                if self._pending is not None:
+                    self.prepare()
+                return self.find(data)
             calls += 1
-            if calls > UPGRADE_AFTER:
-                return self._upgrade().find(data)
             value = lookup(data)
             return [] if value is NOTHING else [value]
 
         def first(data: Any, default: Any = MISSING) -> Any:
             nonlocal calls
+            if calls >= UPGRADE_AFTER:
+                if self._pending is not None:
+                    self.prepare()
+                return self.first(data, default)
             calls += 1
-            if calls > UPGRADE_AFTER:
-                return self._upgrade().first(data, default)
             value = lookup(data)
             if value is NOTHING:
                 return no_match(data, default, expression, steps)
@@ -183,8 +191,20 @@ class Query:
 
         return find, first
 
-    def _upgrade(self) -> Query:
-        """Switch to generated code now (if not done yet); returns ``self``."""
+    def prepare(self) -> Query:
+        """Generate this query's code now; returns the query itself.
+
+        A query answers its first few calls from closures built at compile
+        time, and then switches to code generated for it, which is faster but
+        costs 100-300 us to generate the first time a query of its shape is
+        seen. Call ``prepare()`` for a query that is known to be hot, before
+        keeping a reference to its ``find`` or ``first`` function: a function
+        fetched before the switch keeps working, through one extra call.
+
+        >>> q = compile("$.items[*].id").prepare()
+        >>> q.find({"items": [{"id": 1}, {"id": 2}]})
+        [1, 2]
+        """
         pending = self._pending
         if pending is not None:
             if isinstance(pending, tuple):

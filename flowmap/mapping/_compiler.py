@@ -118,7 +118,7 @@ class _Split:
         self.prefix = tuple(_step(seg) for seg in segs[:i])
         rest = A.format_query(A.QueryNode(True, segs[i:]))
         # Generated code now: the mapping keeps this function for good.
-        self.rest = compile_query(rest)._upgrade().find
+        self.rest = compile_query(rest).prepare().find
 
 
 def _simple(seg: A.Segment) -> bool:

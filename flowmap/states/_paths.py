@@ -68,6 +68,7 @@ Invalid path '$.a.b' : No results for path: $['a']['b']
         return _context
     root, query = parse_path(path, (field,))
     from_context = root == "context"
+    query.prepare()  # kept for good: generated code from the first call
     if not query.singular:
         find = query.find
 
