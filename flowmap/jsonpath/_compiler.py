@@ -20,6 +20,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, NoReturn
 
 from ..errors import JSONPathSyntaxError, MissingValueError
@@ -563,9 +564,42 @@ class _Gen:
             f"{ind}else: {it} = ()",
         ]
         if isinstance(sel, A.Wildcard):
+            rest = segments[i + 1 :]
+            if (
+                len(rest) == 1
+                and rest[0].simple
+                and isinstance(rest[0].selectors[0], A.Name)
+            ):
+                # ``[*].name`` at the end: itemgetter over the items at C
+                # speed; if any item lacks the member, undo and go one by one.
+                getter = self.const(itemgetter(rest[0].selectors[0].name))
+                mark = self.temp()
+                lines += [f"{ind}{mark} = len(out)", f"{ind}try:"]
+                lines.append(f"{ind}    out.extend(map({getter}, {it}))")
+                lines += [
+                    f"{ind}except {_LOOKUP_ERRORS}:",
+                    f"{ind}    del out[{mark}:]",
+                ]
+                lines.append(f"{ind}    for {w} in {it}:")
+                return lines + self.nested(segments, i + 1, w, inner + "    ")
             lines.append(f"{ind}for {w} in {it}:")
             return lines + self.nested(segments, i + 1, w, inner)
         assert isinstance(sel, A.Filter)
+        comprehension = self.speculative_filter(sel.expr, segments[i + 1 :], it)
+        if comprehension is not None:
+            # Regular data at comprehension speed; anything irregular (a
+            # missing member, a value of another type) raises, and the
+            # items are then gone through one by one below.
+            mark = self.temp()
+            lines += [
+                f"{ind}{mark} = len(out)",
+                f"{ind}try:",
+                f"{ind}    out += {comprehension}",
+                f"{ind}except {_LOOKUP_ERRORS}:",
+                f"{ind}    del out[{mark}:]",
+            ]
+            ind = inner
+            inner = ind + "    "
         fast = self.fast_filter(sel.expr, inner)
         if fast is not None:
             lines.append(f"{ind}for c in {it}:")
@@ -574,6 +608,62 @@ class _Gen:
         pred = self.logical(sel.expr)
         lines += [f"{ind}for c in {it}:", f"{inner}if {pred}:"]
         return lines + self.nested(segments, i + 1, "c", inner + "    ")
+
+    def speculative_filter(
+        self, expr: A.Expr, rest: tuple[A.Segment, ...], it: str
+    ) -> str | None:
+        """``[?@.a < 10].b`` as a list comprehension that raises on odd data.
+
+        Only for a comparison of a relative path of names with a literal,
+        followed by at most a few names. The comprehension subscripts without
+        checks: a missing member raises KeyError, a non-object TypeError,
+        and ordering a number against a non-number (or a string against a
+        non-string) raises TypeError, so whenever it completes it has
+        selected exactly what the RFC selects.
+        """
+        while isinstance(expr, A.Paren):
+            expr = expr.expr
+        if not isinstance(expr, A.Comparison) or expr.op == "!=":
+            return None
+        if len(rest) > _CHAIN or not all(
+            seg.simple and isinstance(seg.selectors[0], A.Name) for seg in rest
+        ):
+            return None
+        left, right, op = expr.left, expr.right, expr.op
+        if isinstance(left, A.Literal):
+            left, right = right, left
+            op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
+        if not (
+            isinstance(left, A.QueryNode)
+            and not left.absolute
+            and 0 < len(left.segments) <= _CHAIN
+            and all(
+                seg.simple and isinstance(seg.selectors[0], A.Name)
+                for seg in left.segments
+            )
+            and isinstance(right, A.Literal)
+        ):
+            return None
+        value = right.value
+        path = "".join(
+            f"[{self.const(seg.selectors[0].name)}]"  # type: ignore[union-attr]
+            for seg in left.segments
+        )
+        t = self.temp()
+        if value is None or value is True or value is False:
+            if op != "==":
+                return None
+            test = f"c{path} is {value}"
+        elif isinstance(value, str):
+            test = f"c{path} {op} {self.const(value)}"
+        else:
+            k = self.const(value)
+            test = f"({t} := c{path}) {op} {k} and {t} is not True and {t} is not False"
+        result = "c" + "".join(
+            f"[{self.const(seg.selectors[0].name)}]"  # type: ignore[union-attr]
+            for seg in rest
+        )
+        return f"[{result} for c in {it} if {test}]"
 
     def fast_filter(self, expr: A.Expr, ind: str) -> list[str] | None:
         """``[?@.a.b < 10]``-style filters as a ``try`` lookup and one test.
@@ -611,12 +701,20 @@ class _Gen:
             )
         else:
             k = self.const(value)
-            if op == "==":
-                test = f"{t} == {k} and {t} is not True and {t} is not False"
-            else:
-                test = (
-                    f"({t}.__class__ is int or {t}.__class__ is float) and {t} {op} {k}"
-                )
+            consts = self.step_consts(_simple_steps(left.segments))
+            ok = self.temp()
+            # Python's own ordering raises TypeError for every non-number
+            # against a number except bool, which is excluded after: one
+            # comparison inside the try instead of two type checks.
+            lines = [f"{ind}{t} = c", f"{ind}try:"]
+            lines += self.chain_lines(t, consts, "continue", ind + "    ")
+            lines += [
+                f"{ind}    {ok} = {t} {op} {k}",
+                f"{ind}except {_LOOKUP_ERRORS}:",
+                f"{ind}    continue",
+                f"{ind}if {ok} and {t} is not True and {t} is not False:",
+            ]
+            return lines
         consts = self.step_consts(_simple_steps(left.segments))
         lines = [f"{ind}{t} = c", f"{ind}try:"]
         lines += self.chain_lines(t, consts, "continue", ind + "    ")
