@@ -47,6 +47,8 @@ from ._runtime import (
     too_large,
 )
 
+# Filters over more items than this try a list comprehension first.
+_COMPREHENSION_FROM = 24
 # Names per line in a chained subscript: keeps generated expressions shallow.
 _CHAIN = 16
 _LOOKUP_ERRORS = "(KeyError, TypeError, IndexError)"
@@ -590,13 +592,19 @@ class _Gen:
             # Regular data at comprehension speed; anything irregular (a
             # missing member, a value of another type) raises, and the
             # items are then gone through one by one below.
-            mark = self.temp()
+            # A comprehension costs a function call in CPython 3.11: worth
+            # it from a few dozen items on.
+            mark, done = self.temp(), self.temp()
             lines += [
-                f"{ind}{mark} = len(out)",
-                f"{ind}try:",
-                f"{ind}    out += {comprehension}",
-                f"{ind}except {_LOOKUP_ERRORS}:",
-                f"{ind}    del out[{mark}:]",
+                f"{ind}{done} = False",
+                f"{ind}if len({it}) > {_COMPREHENSION_FROM}:",
+                f"{ind}    {mark} = len(out)",
+                f"{ind}    try:",
+                f"{ind}        out += {comprehension}",
+                f"{ind}        {done} = True",
+                f"{ind}    except {_LOOKUP_ERRORS}:",
+                f"{ind}        del out[{mark}:]",
+                f"{ind}if not {done}:",
             ]
             ind = inner
             inner = ind + "    "
@@ -612,58 +620,7 @@ class _Gen:
     def speculative_filter(
         self, expr: A.Expr, rest: tuple[A.Segment, ...], it: str
     ) -> str | None:
-        """``[?@.a < 10].b`` as a list comprehension that raises on odd data.
-
-        Only for a comparison of a relative path of names with a literal,
-        followed by at most a few names. The comprehension subscripts without
-        checks: a missing member raises KeyError, a non-object TypeError,
-        and ordering a number against a non-number (or a string against a
-        non-string) raises TypeError, so whenever it completes it has
-        selected exactly what the RFC selects.
-        """
-        while isinstance(expr, A.Paren):
-            expr = expr.expr
-        if not isinstance(expr, A.Comparison) or expr.op == "!=":
-            return None
-        if len(rest) > _CHAIN or not all(
-            seg.simple and isinstance(seg.selectors[0], A.Name) for seg in rest
-        ):
-            return None
-        left, right, op = expr.left, expr.right, expr.op
-        if isinstance(left, A.Literal):
-            left, right = right, left
-            op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
-        if not (
-            isinstance(left, A.QueryNode)
-            and not left.absolute
-            and 0 < len(left.segments) <= _CHAIN
-            and all(
-                seg.simple and isinstance(seg.selectors[0], A.Name)
-                for seg in left.segments
-            )
-            and isinstance(right, A.Literal)
-        ):
-            return None
-        value = right.value
-        path = "".join(
-            f"[{self.const(seg.selectors[0].name)}]"  # type: ignore[union-attr]
-            for seg in left.segments
-        )
-        t = self.temp()
-        if value is None or value is True or value is False:
-            if op != "==":
-                return None
-            test = f"c{path} is {value}"
-        elif isinstance(value, str):
-            test = f"c{path} {op} {self.const(value)}"
-        else:
-            k = self.const(value)
-            test = f"({t} := c{path}) {op} {k} and {t} is not True and {t} is not False"
-        result = "c" + "".join(
-            f"[{self.const(seg.selectors[0].name)}]"  # type: ignore[union-attr]
-            for seg in rest
-        )
-        return f"[{result} for c in {it} if {test}]"
+        return speculative_filter(expr, rest, it, self.const, self.temp)
 
     def fast_filter(self, expr: A.Expr, ind: str) -> list[str] | None:
         """``[?@.a.b < 10]``-style filters as a ``try`` lookup and one test.
@@ -799,6 +756,91 @@ def _nestable(segments: tuple[A.Segment, ...]) -> bool:
         if _is_simple(seg) and (i == 0 or not _is_simple(segments[i - 1]))
     )
     return loops + chains <= _MAX_NESTED * 2 and loops <= _MAX_NESTED
+
+
+def _names(segments: tuple[A.Segment, ...]) -> list[str] | None:
+    """The names of child segments that are each one name, else None."""
+    names: list[str] = []
+    for seg in segments:
+        sel = seg.selectors[0]
+        if not seg.simple or not isinstance(sel, A.Name):
+            return None
+        names.append(sel.name)
+    return names if len(names) <= _CHAIN else None
+
+
+def speculative_filter(
+    expr: A.Expr,
+    rest: tuple[A.Segment, ...],
+    it: str,
+    const: Callable[[Any], str],
+    temp: Callable[[], str],
+) -> str | None:
+    """``[?@.a < 10].b`` as a list comprehension that raises on odd data.
+
+    Only for a comparison of a relative path of names with a literal,
+    followed by at most a few names. The comprehension subscripts without
+    checks: a missing member raises KeyError, a non-object TypeError, and
+    ordering a number against a non-number (or a string against a
+    non-string) raises TypeError, so whenever it completes it has selected
+    exactly what the RFC selects. ``it`` must hold the items of an array or
+    the values of an object.
+    """
+    while isinstance(expr, A.Paren):
+        expr = expr.expr
+    if not isinstance(expr, A.Comparison) or expr.op == "!=":
+        return None
+    left, right, op = expr.left, expr.right, expr.op
+    if isinstance(left, A.Literal):
+        left, right = right, left
+        op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
+    if not (
+        isinstance(left, A.QueryNode)
+        and not left.absolute
+        and left.segments
+        and isinstance(right, A.Literal)
+    ):
+        return None
+    tested, selected = _names(left.segments), _names(rest)
+    if tested is None or selected is None:
+        return None
+    value = right.value
+    path = "".join(f"[{const(name)}]" for name in tested)
+    if value is None or value is True or value is False:
+        if op != "==":
+            return None
+        test = f"c{path} is {value}"
+    elif isinstance(value, str):
+        test = f"c{path} {op} {const(value)}"
+    else:
+        t, k = temp(), const(value)
+        test = f"({t} := c{path}) {op} {k} and {t} is not True and {t} is not False"
+    result = "c" + "".join(f"[{const(name)}]" for name in selected)
+    return f"[{result} for c in {it} if {test}]"
+
+
+def list_comprehension(
+    segments: tuple[A.Segment, ...],
+    it: str,
+    const: Callable[[Any], str],
+    temp: Callable[[], str],
+) -> str | None:
+    """``[*].a.b`` or ``[?...].a`` over the items ``it`` as a comprehension.
+
+    The comprehension raises one of KeyError, TypeError, IndexError on data
+    it cannot answer exactly; the caller then falls back to the evaluator.
+    """
+    if not segments or segments[0].descendant or len(segments[0].selectors) != 1:
+        return None
+    sel, rest = segments[0].selectors[0], segments[1:]
+    if isinstance(sel, A.Wildcard):
+        names = _names(rest)
+        if names is None:
+            return None
+        return "[c" + "".join(f"[{const(n)}]" for n in names) + f" for c in {it}]"
+    if isinstance(sel, A.Filter):
+        return speculative_filter(sel.expr, rest, it, const, temp)
+    return None
 
 
 def _simple_steps(segments: tuple[A.Segment, ...]) -> list[A.Name | A.Index]:

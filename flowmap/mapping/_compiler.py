@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import MissingValueError
 from ..jsonpath import _ast as A
+from ..jsonpath._compiler import list_comprehension
 from ..jsonpath._functions import NOTHING
 from ..jsonpath._parser import parse
 from ..jsonpath._runtime import name_part
@@ -98,7 +99,7 @@ _ROOT_VARS = {"data": "data", "constants": "constants", "context": "context"}
 class _Split:
     """A path alternative as (root, singular prefix, rest of the query)."""
 
-    __slots__ = ("prefix", "rest", "root")
+    __slots__ = ("prefix", "rest", "root", "segments")
 
     def __init__(self, alt: PathAlt) -> None:
         self.root = alt.root
@@ -116,6 +117,7 @@ class _Split:
         if any(_uses_root(seg) for seg in segs[i:]):
             i = 0  # a filter that reads '$' must see the real root
         self.prefix = tuple(_step(seg) for seg in segs[:i])
+        self.segments = segs[i:]
         rest = A.format_query(A.QueryNode(True, segs[i:]))
         # Generated code now: the mapping keeps this function for good.
         self.rest = compile_query(rest).prepare().find
@@ -284,7 +286,23 @@ class _Gen:
         """(expression, is a node list) for one path alternative."""
         if split.rest is not None:
             base = self.node(split.root, split.prefix)
-            return f"{self.const(split.rest)}({base})", True
+            find = f"{self.const(split.rest)}({base})"
+            comprehension = list_comprehension(
+                split.segments, base, self.const, lambda: self.temp("t")
+            )
+            if comprehension is None:
+                return find, True
+            # An array of regular items at comprehension speed; anything the
+            # comprehension cannot answer exactly raises, and the compiled
+            # query answers instead.
+            t = self.temp("t")
+            self.lines += [
+                "try:",
+                f"    {t} = {comprehension} if isinstance({base}, list) else {find}",
+                "except (KeyError, TypeError, IndexError):",
+                f"    {t} = {find}",
+            ]
+            return t, True
         if not split.prefix and split.root != "data":
             root = _ROOT_VARS[split.root]
             return f"({root} if {root} is not None else NOTHING)", False
