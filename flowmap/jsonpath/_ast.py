@@ -7,6 +7,7 @@ checker, the compiler) can raise errors that point at the right place.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -135,6 +136,25 @@ class Paren:
 
 
 Expr = QueryNode | Literal | FunctionCall | Comparison | And | Or | Not | Paren
+
+
+def walk_filters(query: QueryNode) -> Iterator[Expr]:
+    """Every expression inside ``query``'s filters, nested queries included."""
+    stack: list[Expr] = [query]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, QueryNode):
+            for seg in node.segments:
+                stack.extend(s.expr for s in seg.selectors if isinstance(s, Filter))
+        elif isinstance(node, FunctionCall):
+            stack.extend(node.args)
+        elif isinstance(node, Comparison):
+            stack += [node.left, node.right]
+        elif isinstance(node, (And, Or)):
+            stack.extend(node.items)
+        elif isinstance(node, (Not, Paren)):
+            stack.append(node.expr)
 
 
 # --- canonical text -------------------------------------------------------

@@ -628,22 +628,10 @@ class _Gen:
         Only for a comparison of a relative singular query with a literal,
         where a missing value makes the comparison false (not ``!=``).
         """
-        while isinstance(expr, A.Paren):
-            expr = expr.expr
-        if not isinstance(expr, A.Comparison) or expr.op == "!=":
+        found = path_against_literal(expr)
+        if found is None:
             return None
-        left, right, op = expr.left, expr.right, expr.op
-        if isinstance(left, A.Literal):
-            left, right = right, left
-            op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
-        if not (
-            isinstance(left, A.QueryNode)
-            and not left.absolute
-            and left.segments
-            and isinstance(right, A.Literal)
-        ):
-            return None
-        value = right.value
+        left, op, value = found
         t = self.temp()
         if value is None or value is True or value is False:
             if op != "==":
@@ -769,6 +757,29 @@ def _names(segments: tuple[A.Segment, ...]) -> list[str] | None:
     return names if len(names) <= _CHAIN else None
 
 
+def path_against_literal(expr: A.Expr) -> tuple[A.QueryNode, str, Any] | None:
+    """(path, op, literal) for ``@.path OP literal`` (either way round).
+
+    Only comparisons where a missing value makes the test false: not ``!=``.
+    """
+    while isinstance(expr, A.Paren):
+        expr = expr.expr
+    if not isinstance(expr, A.Comparison) or expr.op == "!=":
+        return None
+    left, right, op = expr.left, expr.right, expr.op
+    if isinstance(left, A.Literal):
+        left, right = right, left
+        op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
+    if (
+        isinstance(left, A.QueryNode)
+        and not left.absolute
+        and left.segments
+        and isinstance(right, A.Literal)
+    ):
+        return left, op, right.value
+    return None
+
+
 def speculative_filter(
     expr: A.Expr,
     rest: tuple[A.Segment, ...],
@@ -786,25 +797,13 @@ def speculative_filter(
     exactly what the RFC selects. ``it`` must hold the items of an array or
     the values of an object.
     """
-    while isinstance(expr, A.Paren):
-        expr = expr.expr
-    if not isinstance(expr, A.Comparison) or expr.op == "!=":
+    found = path_against_literal(expr)
+    if found is None:
         return None
-    left, right, op = expr.left, expr.right, expr.op
-    if isinstance(left, A.Literal):
-        left, right = right, left
-        op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
-    if not (
-        isinstance(left, A.QueryNode)
-        and not left.absolute
-        and left.segments
-        and isinstance(right, A.Literal)
-    ):
-        return None
+    left, op, value = found
     tested, selected = _names(left.segments), _names(rest)
     if tested is None or selected is None:
         return None
-    value = right.value
     path = "".join(f"[{const(name)}]" for name in tested)
     if value is None or value is True or value is False:
         if op != "==":
@@ -890,32 +889,22 @@ _ready_kinds: set[str] = set()
 
 def raise_regex_error(query: A.QueryNode, expression: str, exc: Exception) -> NoReturn:
     """Raise the syntax error for the first literal pattern RE2 refuses."""
-    stack: list[Any] = [query]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, A.QueryNode):
-            for seg in node.segments:
-                stack.extend(s.expr for s in seg.selectors if isinstance(s, A.Filter))
-        elif isinstance(node, A.FunctionCall):
-            if node.name in ("match", "search") and isinstance(node.args[1], A.Literal):
-                pattern = node.args[1].value
-                if isinstance(pattern, str):
-                    try:
-                        literal_regex_test(pattern, True)
-                    except RegexUnsupported:
-                        raise JSONPathSyntaxError(
-                            "regular expression not supported by the linear-time "
-                            f"engine ({exc})",
-                            expression,
-                            node.args[1].pos,
-                        ) from None
-            stack.extend(node.args)
-        elif isinstance(node, A.Comparison):
-            stack += [node.left, node.right]
-        elif isinstance(node, (A.And, A.Or)):
-            stack.extend(node.items)
-        elif isinstance(node, (A.Not, A.Paren)):
-            stack.append(node.expr)
+    for node in A.walk_filters(query):
+        if (
+            isinstance(node, A.FunctionCall)
+            and node.name in ("match", "search")
+            and isinstance(node.args[1], A.Literal)
+            and isinstance(node.args[1].value, str)
+        ):
+            try:
+                literal_regex_test(node.args[1].value, True)
+            except RegexUnsupported:
+                raise JSONPathSyntaxError(
+                    "regular expression not supported by the linear-time "
+                    f"engine ({exc})",
+                    expression,
+                    node.args[1].pos,
+                ) from None
     raise exc  # pragma: no cover - the walk finds the pattern
 
 

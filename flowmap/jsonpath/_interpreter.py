@@ -116,13 +116,10 @@ def _selector(sel: A.Selector) -> Select:
 # --- filter expressions ------------------------------------------------------
 
 
-def _singular(query: A.QueryNode) -> Value:
-    steps = [seg.selectors[0] for seg in query.segments]
-    keys = [s.name if isinstance(s, A.Name) else s.index for s in steps]  # type: ignore[union-attr]
-    absolute = query.absolute
+def singular_lookup(keys: tuple[str | int, ...]) -> Callable[[Any], Any]:
+    """A function giving the value at a singular query's steps, or NOTHING."""
 
-    def value(current: Any, root: Any) -> Any:
-        node = root if absolute else current
+    def lookup(node: Any) -> Any:
         for key in keys:
             if isinstance(key, str):
                 if not isinstance(node, dict):
@@ -130,13 +127,25 @@ def _singular(query: A.QueryNode) -> Value:
                 node = node.get(key, NOTHING)
                 if node is NOTHING:
                     return NOTHING
-            else:
-                if not isinstance(node, list) or not -len(node) <= key < len(node):
-                    return NOTHING
+            elif isinstance(node, list) and -len(node) <= key < len(node):
                 node = node[key]
+            else:
+                return NOTHING
         return node
 
-    return value
+    return lookup
+
+
+def _singular(query: A.QueryNode) -> Value:
+    lookup = singular_lookup(
+        tuple(
+            s.name if isinstance(s, A.Name) else s.index  # type: ignore[union-attr]
+            for s in (seg.selectors[0] for seg in query.segments)
+        )
+    )
+    if query.absolute:
+        return lambda current, root: lookup(root)
+    return lambda current, root: lookup(current)
 
 
 def _nodes(query: A.QueryNode) -> Nodes:

@@ -19,7 +19,7 @@ from ._compiler import (
     singular_ready,
 )
 from ._functions import NOTHING
-from ._interpreter import build_nodes
+from ._interpreter import build_nodes, singular_lookup
 from ._iregexp import RegexUnsupported
 from ._parser import MAX_INT, parse
 from ._runtime import MISSING, name_part
@@ -151,20 +151,7 @@ class Query:
         calls = 0
         expression = self.expression
 
-        def lookup(data: Any) -> Any:
-            node = data
-            for step in steps:
-                if isinstance(step, str):
-                    if not isinstance(node, dict):
-                        return NOTHING
-                    node = node.get(step, NOTHING)
-                    if node is NOTHING:
-                        return NOTHING
-                elif isinstance(node, list) and -len(node) <= step < len(node):
-                    node = node[step]
-                else:
-                    return NOTHING
-            return node
+        lookup = singular_lookup(steps)
 
         def find(data: Any) -> list[Any]:
             nonlocal calls

@@ -138,25 +138,13 @@ def _step(seg: A.Segment) -> str | int:
 
 
 def _uses_root(seg: A.Segment) -> bool:
-    stack: list[Any] = [sel.expr for sel in seg.selectors if isinstance(sel, A.Filter)]
-    while stack:
-        expr = stack.pop()
-        if isinstance(expr, A.QueryNode):
-            if expr.absolute:
-                return True
-            for s in expr.segments:
-                stack.extend(
-                    sel.expr for sel in s.selectors if isinstance(sel, A.Filter)
-                )
-        elif isinstance(expr, A.FunctionCall):
-            stack.extend(expr.args)
-        elif isinstance(expr, A.Comparison):
-            stack += [expr.left, expr.right]
-        elif isinstance(expr, (A.And, A.Or)):
-            stack.extend(expr.items)
-        elif isinstance(expr, (A.Not, A.Paren)):
-            stack.append(expr.expr)
-    return False
+    """Whether a filter in ``seg`` reads the root (``$``)."""
+    return any(
+        isinstance(node, A.QueryNode) and node.absolute
+        for sel in seg.selectors
+        if isinstance(sel, A.Filter)
+        for node in A.walk_filters(A.QueryNode(False, (A.Segment((sel,), False),)))
+    )
 
 
 class _Gen:
