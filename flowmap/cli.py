@@ -35,21 +35,29 @@ def _read_json(path: str | None, what: str, stdin: TextIO) -> Any:
     except UnicodeDecodeError as exc:
         raise _InputError(f"{what} {name} is not UTF-8 text: {exc.reason}") from None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_not_json)
     except json.JSONDecodeError as exc:
         raise _InputError(
             f"{what} {name} is not valid JSON: {exc.msg} "
             f"(line {exc.lineno}, column {exc.colno})"
         ) from None
+    except ValueError as exc:  # NaN/Infinity, or an integer of 4,300+ digits
+        raise _InputError(f"{what} {name} is not valid JSON: {exc}") from None
     except RecursionError:
         raise _InputError(f"{what} {name} is nested too deeply to read") from None
 
 
+def _not_json(token: str) -> Any:
+    raise ValueError(f"{token} is not a JSON value")
+
+
 def _write_json(value: Any, out: TextIO) -> None:
     try:
-        text = json.dumps(value, ensure_ascii=False, indent=2)
+        text = json.dumps(value, ensure_ascii=False, indent=2, allow_nan=False)
     except RecursionError:
         raise _InputError("the result is nested too deeply to print as JSON") from None
+    except ValueError as exc:
+        raise _InputError(f"the result cannot be printed as JSON: {exc}") from None
     out.write(text + "\n")
 
 

@@ -687,6 +687,8 @@ class _Gen:
         if _nestable(query.segments):
             body = ["def find(root):", "    out = []", "    app = out.append"]
             body += self.nested(query.segments, 0, "root", "    ", top=True)
+            if any(seg.descendant for seg in query.segments):
+                body.append("    if len(out) > MAX_NODES: too_large()")
             body.append("    return out")
         else:
             body = ["def find(root):", "    cur = [root]"]

@@ -163,6 +163,8 @@ def descend_name(node: Any, name: str, out: list[Any]) -> None:
                 extend(reversed(node.values()))
         elif isinstance(node, list) and node:
             extend(reversed(node))
+    if len(out) > MAX_NODES:
+        too_large()
 
 
 def descend_paths(nodes: list[Any], paths: list[str]) -> tuple[list[Any], list[str]]:

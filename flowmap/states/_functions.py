@@ -202,13 +202,22 @@ def _reject_constant(token: str) -> Any:
     raise ValueError(f"{token} is not JSON")
 
 
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):
+        raise ValueError(f"{token} is out of the range of a JSON number")
+    return value
+
+
 def _string_to_json(text: Any) -> Any:
     text = _string("States.StringToJson", text, "argument")
     if not text.strip():
         return None  # AWS gives null for an empty string
     try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except ValueError as exc:
+        return json.loads(
+            text, parse_constant=_reject_constant, parse_float=_finite_float
+        )
+    except (ValueError, RecursionError) as exc:
         raise _invalid(
             "States.StringToJson", f"the string is not JSON: {exc}"
         ) from None

@@ -172,6 +172,7 @@ def _call(call: Call, loc: Location) -> CallAlt:
         else:
             fn = _literal_format(template.parts)
         args = args[1:]
+    fn = _guarded(fn, call.name)
     alts = tuple(_argument(arg, loc) for arg in args)
     checks = tuple(
         (i, arg.text)
@@ -196,6 +197,22 @@ def _literal_format(parts: tuple[str, ...] | None) -> Callable[..., str]:
         return format_parts(parts, args)
 
     return states_format
+
+
+def _guarded(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """``fn`` with a value nested too deeply reported as AWS reports bad input."""
+
+    def guarded(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except RecursionError:
+            raise StatesRuntimeError(
+                "States.Runtime",
+                f"Invalid arguments in {name}",
+                "a value is nested too deeply",
+            ) from None
+
+    return guarded
 
 
 def _constant_failure(name: str, detail: str) -> Callable[..., Any]:

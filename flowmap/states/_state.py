@@ -21,6 +21,7 @@ objects are unordered): the output then keeps the earlier key order.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -168,7 +169,13 @@ class _Exact:
         self.value = value
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self.value) and other == self.value
+        value = self.value
+        if type(other) is not type(value) or other != value:
+            return False
+        # 0.0 == -0.0, but they are different JSON texts.
+        return not isinstance(value, float) or math.copysign(
+            1.0, value
+        ) == math.copysign(1.0, other)  # type: ignore[arg-type]
 
     __hash__ = None  # type: ignore[assignment]
 
