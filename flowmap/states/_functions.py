@@ -406,7 +406,13 @@ def _hash(data: Any, algorithm: Any) -> str:
 
 
 def _java_round(value: float) -> int:
-    return math.floor(value + 0.5)
+    """Java's Math.round: the nearest integer, halves up (2.5 -> 3, -2.5 -> -2).
+
+    Computed from the floor, not as floor(value + 0.5), whose addition rounds
+    0.49999999999999994 up to 1.0.
+    """
+    low = math.floor(value)
+    return low + 1 if value - low >= 0.5 else low
 
 
 def _math_add(first: Any, second: Any) -> int:
