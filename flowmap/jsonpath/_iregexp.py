@@ -21,11 +21,6 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-import re2
-
-_OPTIONS = re2.Options()
-_OPTIONS.log_errors = False
-
 _CATEGORIES = {
     "L": "lmotu",
     "M": "cen",
@@ -42,6 +37,25 @@ _ASSIGNED = _NOT_OTHER + "\\p{Cc}\\p{Cf}\\p{Co}\\p{Cs}"
 # Characters that must be escaped to stand for themselves in RE2.
 _RE2_META = set("\\^$.|?*+()[]{}-/")
 _SINGLE_ESCAPES = set("()*+-.?[\\]^{|}nrt")
+
+
+@lru_cache(maxsize=1)
+def _re2() -> tuple[Any, Any]:
+    """The RE2 module and its options, imported on first use.
+
+    Imported lazily so that ``import flowmap`` and every query without
+    ``match()``/``search()`` work even where google-re2 is not installed.
+    """
+    try:
+        import re2
+    except ImportError:
+        raise RegexUnsupported(
+            "google-re2 is not installed; install it (pip install google-re2) "
+            "to use match() and search()"
+        ) from None
+    options = re2.Options()
+    options.log_errors = False
+    return re2, options
 
 
 class RegexUnsupported(ValueError):
@@ -361,7 +375,8 @@ def compile_iregexp(pattern: str) -> Any:
     source = translate(pattern)
     if source is None:
         return None
+    re2, options = _re2()
     try:
-        return re2.compile(source, _OPTIONS)
+        return re2.compile(source, options)
     except re2.error as exc:
         raise RegexUnsupported(str(exc)) from None
