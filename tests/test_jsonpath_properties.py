@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import importlib.util
-import math
 import os
 import random
 import re
@@ -37,6 +36,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
+from jsoncompare import same, same_list
 
 import flowmap
 
@@ -64,27 +64,6 @@ SETTINGS: dict[str, Any] = {
 
 
 # --- JSON-aware comparison --------------------------------------------------
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equal as JSON *and* as Python types: ``1``, ``1.0`` and ``True`` differ.
-
-    Python's ``==`` says ``1 == True`` and ``[0] == [False]``; a result list
-    holding the wrong one of those must not pass.
-    """
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if isinstance(a, float):
-        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
-    return bool(a == b)
-
-
-def same_list(xs: list[Any], ys: list[Any]) -> bool:
-    return len(xs) == len(ys) and all(same(x, y) for x, y in zip(xs, ys))
 
 
 def test_same_tells_json_types_apart() -> None:

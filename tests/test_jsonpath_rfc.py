@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsoncompare import same, same_list
 
 import flowmap
 
@@ -36,30 +37,6 @@ THREADS = 8
 # is shadowed by the function flowmap.jsonpath.query, hence import_module.)
 QUERY_MODULE = importlib.import_module("flowmap.jsonpath.query")
 CALLS = getattr(QUERY_MODULE, "UPGRADE_AFTER", 8) + 2
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equal as JSON *and* as Python types: ``1``, ``1.0`` and ``True`` differ."""
-    stack = [(a, b)]
-    while stack:
-        x, y = stack.pop()
-        if type(x) is not type(y):
-            return False
-        if isinstance(x, dict):
-            if list(x) != list(y):
-                return False
-            stack.extend((x[k], y[k]) for k in x)
-        elif isinstance(x, list):
-            if len(x) != len(y):
-                return False
-            stack.extend(zip(x, y))
-        elif x != y:
-            return False
-    return True
-
-
-def same_list(xs: list[Any], ys: list[Any]) -> bool:
-    return len(xs) == len(ys) and all(same(x, y) for x, y in zip(xs, ys))
 
 
 def pair_keys(paths: list[str], values: list[Any]) -> list[str]:

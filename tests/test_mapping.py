@@ -21,11 +21,12 @@ import copy
 import json
 import pickle
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from jsoncompare import containers, json_equal, same, vandalize
 
 import flowmap
 from flowmap import (
@@ -64,65 +65,6 @@ CONTEXT = {
 
 
 # -- helpers ---------------------------------------------------------------
-
-
-def json_equal(left: Any, right: Any) -> bool:
-    """JSON equality written independently of flowmap (1 == 1.0, true != 1)."""
-    stack = [(left, right)]
-    while stack:
-        a, b = stack.pop()
-        a_bool, b_bool = isinstance(a, bool), isinstance(b, bool)
-        a_num = isinstance(a, (int, float)) and not a_bool
-        b_num = isinstance(b, (int, float)) and not b_bool
-        if a_num or b_num:
-            if not (a_num and b_num and a == b):
-                return False
-        elif type(a) is not type(b):
-            return False
-        elif isinstance(a, dict):
-            if list(a) != list(b):  # a mapping keeps the spec's key order
-                return False
-            stack.extend((a[key], b[key]) for key in a)
-        elif isinstance(a, list):
-            if len(a) != len(b):
-                return False
-            stack.extend(zip(a, b))
-        elif a != b:
-            return False
-    return True
-
-
-def same(left: Any, right: Any) -> bool:
-    """Exact equality: also ``1``, ``1.0`` and ``True`` differ."""
-    if type(left) is not type(right):
-        return False
-    if isinstance(left, dict):
-        return list(left) == list(right) and all(same(left[k], right[k]) for k in left)
-    if isinstance(left, list):
-        return len(left) == len(right) and all(map(same, left, right))
-    return bool(left == right)
-
-
-def containers(value: Any) -> Iterator[Any]:
-    """Yield every dict and list in ``value``."""
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            yield node
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            yield node
-            stack.extend(node)
-
-
-def vandalize(value: Any) -> None:
-    """Change every container in ``value`` in place."""
-    for node in list(containers(value)):
-        if isinstance(node, dict):
-            node["__vandal__"] = True
-        else:
-            node.append("__vandal__")
 
 
 def inputs_of(case: dict[str, Any]) -> dict[str, Any]:

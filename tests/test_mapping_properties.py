@@ -25,15 +25,14 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import pickle
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
+from jsoncompare import same, vandalize
 
 import flowmap
 from flowmap import MappingError, MissingValueError, compile_mapping
@@ -48,36 +47,6 @@ ROOT_TEXT = {"data": "$", "constants": "$CONST", "context": "$$"}
 
 
 # --- JSON-aware comparison --------------------------------------------------
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equal as JSON *and* as Python types: ``1``, ``1.0`` and ``True`` differ."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if isinstance(a, float):
-        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
-    return bool(a == b)
-
-
-def containers(value: Any) -> Iterator[Any]:
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (dict, list)):
-            yield node
-            stack.extend(node.values() if isinstance(node, dict) else node)
-
-
-def vandalize(value: Any) -> None:
-    for node in list(containers(value)):
-        if isinstance(node, dict):
-            node["__vandal__"] = True
-        else:
-            node.append("__vandal__")
 
 
 # --- the spec tree and its rendering ---------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy as copy_module
 import doctest
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import json_merge_patch  # type: ignore[import-untyped]
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsoncompare import containers, json_equal, same
 
 from flowmap.errors import FlowmapError, JSONPathSyntaxError, MergeError
 from flowmap.jsonpath.query import compile as compile_query
@@ -46,68 +47,6 @@ PROPERTY_SETTINGS = settings(
 
 
 # -- helpers ---------------------------------------------------------------
-
-
-def same(left: Any, right: Any) -> bool:
-    """Exact JSON equality: same types (1, 1.0 and True all differ).
-
-    Iterative, so that documents 10,000 levels deep can be compared.
-    """
-    stack = [(left, right)]
-    while stack:
-        a, b = stack.pop()
-        if type(a) is not type(b):
-            return False
-        if isinstance(a, dict):
-            if a.keys() != b.keys():
-                return False
-            stack.extend((a[key], b[key]) for key in a)
-        elif isinstance(a, list):
-            if len(a) != len(b):
-                return False
-            stack.extend(zip(a, b))
-        elif a != b:
-            return False
-    return True
-
-
-def json_equal(left: Any, right: Any) -> bool:
-    """JSON equality written independently of flowmap (1 == 1.0, true != 1)."""
-    stack = [(left, right)]
-    while stack:
-        a, b = stack.pop()
-        a_bool, b_bool = isinstance(a, bool), isinstance(b, bool)
-        a_num = isinstance(a, (int, float)) and not a_bool
-        b_num = isinstance(b, (int, float)) and not b_bool
-        if a_num or b_num:
-            if not (a_num and b_num and a == b):
-                return False
-        elif type(a) is not type(b):
-            return False
-        elif isinstance(a, dict):
-            if a.keys() != b.keys():
-                return False
-            stack.extend((a[key], b[key]) for key in a)
-        elif isinstance(a, list):
-            if len(a) != len(b):
-                return False
-            stack.extend(zip(a, b))
-        elif a != b:
-            return False
-    return True
-
-
-def containers(value: Any) -> Iterator[Any]:
-    """Yield every dict and list in ``value``, iteratively."""
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            yield node
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            yield node
-            stack.extend(node)
 
 
 def shares_container(result: Any, *inputs: Any) -> bool:

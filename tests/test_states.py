@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsoncompare import same
 
 import flowmap
 from flowmap.errors import FlowmapError, JSONPathSyntaxError, MappingError
@@ -55,19 +56,6 @@ DEFINITION_CASES = load("states_definitions.json")
 PROPERTY_SETTINGS = settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-
-
-def same(left: Any, right: Any) -> bool:
-    """Exact JSON equality: same types (1, 1.0 and True differ) and key order."""
-    if type(left) is not type(right):
-        return False
-    if isinstance(left, dict):
-        return list(left) == list(right) and all(
-            same(left[key], right[key]) for key in left
-        )
-    if isinstance(left, (list, tuple)):
-        return len(left) == len(right) and all(map(same, left, right))
-    return bool(left == right)
 
 
 def expand(value: Any) -> Any:
