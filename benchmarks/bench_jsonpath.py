@@ -45,6 +45,7 @@ import jmespath
 import jmespath.parser
 import jsonpath
 import jsonpath_rfc9535
+from _data import order_document
 from _timing import (
     Settings,
     code,
@@ -307,40 +308,6 @@ def section_deep_path(config: Config) -> None:
 
 # --------------------------------------------------------------------------
 # 2. Typical mapping paths over an order document
-
-
-def order_document() -> dict[str, Any]:
-    items = [
-        {"sku": "SKU-1001", "name": "Widget", "price": 4.5, "qty": 2},
-        {"sku": "SKU-1002", "name": "Gadget", "price": 12, "qty": 1},
-        {"sku": "SKU-1003", "name": "Sprocket", "price": 7.25, "qty": 4},
-        {"sku": "SKU-1004", "name": "Flange", "price": 19.99, "qty": 1},
-        {"sku": "SKU-1005", "name": "Grommet", "price": 0.5, "qty": 100},
-    ]
-    for item in items:
-        item["tags"] = ["hardware", "in-stock"]
-    return {
-        "order": {
-            "id": "ord-20240611-0042",
-            "created": "2024-06-11T09:30:00Z",
-            "status": "paid",
-            "user": {
-                "id": "u-1029",
-                "name": "Ada Lovelace",
-                "email": "ada@example.com",
-                "tier": "gold",
-            },
-            "shipping": {
-                "street": "12 Analytical Row",
-                "city": "London",
-                "postcode": "N1 9GU",
-                "country": "GB",
-            },
-            "items": items,
-            "totals": {"net": 151.24, "tax": 30.25, "gross": 181.49},
-        },
-        "meta": {"region": "eu-west-1", "source": "web", "trace": "a1b2c3d4e5"},
-    }
 
 
 def _items(d: Any) -> list[Any]:

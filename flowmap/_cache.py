@@ -43,6 +43,9 @@ class BoundedCache(Generic[K, V]):
                 data[key] = value
             return value
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
     def clear(self) -> None:
         with self._lock:
             self._data.clear()

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
-from functools import lru_cache
 from operator import itemgetter
 from typing import Any, NoReturn
 
+from .._cache import BoundedCache
 from ..errors import JSONPathSyntaxError, MissingValueError
 from . import _ast as A
 from ._functions import (
@@ -82,18 +82,21 @@ _GLOBALS: dict[str, Any] = {
 }
 
 
-@lru_cache(maxsize=2048)
-def _factory(source: str) -> Callable[..., Any]:
+def _build_factory(source: str) -> Callable[..., Any]:
     namespace = dict(_GLOBALS)
     exec(builtins.compile(source, "<flowmap query>", "exec"), namespace)
     factory: Callable[..., Any] = namespace["_factory"]
     return factory
 
 
+# Generated code by source text, and singular code by step kinds ('nni').
+_FACTORIES: BoundedCache[str, Callable[..., Any]] = BoundedCache(_build_factory, 2048)
+_factory = _FACTORIES.get
+
+
 def clear_shape_cache() -> None:
-    _factory.cache_clear()
-    _singular_factory.cache_clear()
-    _ready_kinds.clear()
+    _FACTORIES.clear()
+    _SINGULAR.clear()
 
 
 class _Gen:
@@ -871,9 +874,11 @@ def _fold(op: str, a: Any, b: Any) -> bool:
     return json_le(b, a)
 
 
-@lru_cache(maxsize=1024)
-def _singular_factory(kinds: str) -> Callable[..., Any]:
+def _build_singular(kinds: str) -> Callable[..., Any]:
     return _factory(_Gen("").build_singular(kinds))
+
+
+_SINGULAR: BoundedCache[str, Callable[..., Any]] = BoundedCache(_build_singular, 1024)
 
 
 def _kinds(steps: tuple[str | int, ...]) -> str:
@@ -882,11 +887,7 @@ def _kinds(steps: tuple[str | int, ...]) -> str:
 
 def singular_ready(steps: tuple[str | int, ...]) -> bool:
     """Whether the code for singular queries of this shape is compiled already."""
-    kinds = _kinds(steps)
-    return kinds in _ready_kinds
-
-
-_ready_kinds: set[str] = set()
+    return _kinds(steps) in _SINGULAR
 
 
 def raise_regex_error(query: A.QueryNode, expression: str, exc: Exception) -> NoReturn:
@@ -919,10 +920,7 @@ def compile_singular(
     so it is looked up by that alone, without generating any source.
     """
     kinds = _kinds(steps)
-    find, first = _singular_factory(kinds)(expression, steps, *steps)
-    if len(_ready_kinds) >= 1024:
-        _ready_kinds.clear()  # stay in step with the bounded factory cache
-    _ready_kinds.add(kinds)
+    find, first = _SINGULAR.get(kinds)(expression, steps, *steps)
     return find, first
 
 

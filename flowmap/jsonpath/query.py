@@ -165,16 +165,10 @@ class Query:
             return [] if value is NOTHING else [value]
 
         def first(data: Any, default: Any = MISSING) -> Any:
-            nonlocal calls
-            if calls >= UPGRADE_AFTER:
-                if self._pending is not None:
-                    self.prepare()
-                return self.first(data, default)
-            calls += 1
-            value = lookup(data)
-            if value is NOTHING:
-                return no_match(data, default, expression, steps)
-            return value
+            found = find(data)
+            if found:
+                return found[0]
+            return no_match(data, default, expression, steps)
 
         return find, first
 
