@@ -1,4 +1,4 @@
-"""Benchmark flowmap.merge: run ``python benchmarks/bench_merge.py``.
+"""Benchmark flowmap.merge(): run ``python benchmarks/bench_merge.py``.
 
 Prints three tables, each figure the best of several repeated timings (as
 ``timeit`` recommends: the minimum is the run least disturbed by the rest of
@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flowmap.merge import merge
+from flowmap.merging import merge
 
 REPEAT = 7
 

@@ -6,18 +6,66 @@
 ['a', 'b']
 >>> flowmap.apply_mapping({"first": "$.order.items[0].sku", "n": 1}, order)
 {'first': 'a', 'n': 1}
+
+``import flowmap`` loads only the error classes; each other public name loads
+its module on first use (PEP 562), so a process that only maps pays nothing
+for merging, and one that only handles errors pays for neither.
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
+    EvaluationLimitError,
     FlowmapError,
     JSONPathSyntaxError,
     MappingError,
     MergeError,
+    MergeOptionError,
     MissingValueError,
+    QueryTypeError,
+    RegexLimitError,
 )
-from .jsonpath.query import Query, compile, query
-from .mapping import Mapping, apply_mapping, compile_filter, compile_mapping
-from .merge import MergeOptionError, merge, parse_merge_header, place
+
+#: The package version (pyproject.toml reads it from here).
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .jsonpath.query import Query, compile, query
+    from .mapping import Mapping, apply_mapping, compile_filter, compile_mapping
+    from .merging import merge, parse_merge_header, place
+
+#: Public names loaded on first use, and the module that defines each.
+_LAZY = {
+    "Query": "flowmap.jsonpath.query",
+    "compile": "flowmap.jsonpath.query",
+    "query": "flowmap.jsonpath.query",
+    "Mapping": "flowmap.mapping",
+    "apply_mapping": "flowmap.mapping",
+    "compile_filter": "flowmap.mapping",
+    "compile_mapping": "flowmap.mapping",
+    "merge": "flowmap.merging",
+    "parse_merge_header": "flowmap.merging",
+    "place": "flowmap.merging",
+}
+
+
+# Hidden from type checkers, which would otherwise take every misspelt name
+# (flowmap.compil) as provided by __getattr__; they see the imports above.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'flowmap' has no attribute {name!r}")
+        value = getattr(import_module(module), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_LAZY})
 
 
 def clear_caches() -> None:
@@ -32,6 +80,7 @@ def clear_caches() -> None:
 
 
 __all__ = [
+    "EvaluationLimitError",
     "FlowmapError",
     "JSONPathSyntaxError",
     "Mapping",
@@ -40,6 +89,8 @@ __all__ = [
     "MergeOptionError",
     "MissingValueError",
     "Query",
+    "QueryTypeError",
+    "RegexLimitError",
     "apply_mapping",
     "clear_caches",
     "compile",

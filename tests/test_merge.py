@@ -1,4 +1,4 @@
-"""Tests for flowmap.merge: data-driven cases plus hypothesis properties.
+"""Tests for flowmap.merging: data-driven cases plus hypothesis properties.
 
 The cases live in tests/data/merge_cases.json. The properties guard what a
 list of cases cannot: identities, associativity, agreement with the
@@ -20,9 +20,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsoncompare import containers, json_equal, same
 
-from flowmap.errors import FlowmapError, JSONPathSyntaxError, MergeError
+from flowmap.errors import (
+    FlowmapError,
+    JSONPathSyntaxError,
+    MergeError,
+    MergeOptionError,
+)
 from flowmap.jsonpath.query import compile as compile_query
-from flowmap.merge import MergeOptionError, merge, parse_merge_header, place
+from flowmap.merging import merge, parse_merge_header, place
 
 CASES = json.loads(
     (Path(__file__).parent / "data" / "merge_cases.json").read_text(encoding="utf-8")
@@ -158,17 +163,31 @@ def test_place_case(case: dict[str, Any]) -> None:
 def test_merge_error_details() -> None:
     with pytest.raises(MergeError) as info:
         merge([1], {"a": 1}, strategy="deep")
-    assert info.value.details == {
-        "side": "previous_output",
-        "previous_type": "array",
-        "next_type": "object",
-        "strategy": "deep",
-    }
+    error = info.value
+    assert (error.side, error.previous_type, error.next_type, error.strategy) == (
+        "previous_output",
+        "array",
+        "object",
+        "deep",
+    )
+    assert (error.path, error.step) == (None, None)  # no place: not a place()
     with pytest.raises(TypeError):
         merge({}, "s")
     with pytest.raises(MergeError) as info:
         merge(1, "s")
-    assert info.value.details["side"] == "both"
+    assert info.value.side == "both"
+
+
+def test_place_error_details() -> None:
+    with pytest.raises(MergeError) as info:
+        place({"a": {"b": "s"}}, "$.a.b.c.d", 1)
+    error = info.value
+    assert (error.path, error.step) == ("$['a']['b']['c']['d']", "$['a']['b']['c']")
+    assert error.side is None
+    with pytest.raises(MergeError) as info:
+        place({}, "$.a[*]", 1)
+    assert info.value.path == "$['a'][*]"
+    assert info.value.step is None
 
 
 def test_merge_option_error_data() -> None:
@@ -188,7 +207,7 @@ def test_non_json_value_is_named_by_its_python_type() -> None:
 def test_place_error_names_the_step() -> None:
     with pytest.raises(MergeError) as info:
         place({"a": [1]}, "$.a[3]", 0)
-    assert info.value.details["step"] == "$['a'][3]"
+    assert info.value.step == "$['a'][3]"
 
 
 # -- sharing, as docs/merge.md documents it --------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._cache import BoundedCache
-from ..errors import FlowmapError
+from ..errors import QueryTypeError
 from . import _ast as A
 from ._compiler import (
     clear_shape_cache,
@@ -297,10 +297,6 @@ def compile(expression: str) -> Query:
                 f"a JSONPath expression must be a str, not {type(expression).__name__}"
             ) from None
         raise
-
-
-class QueryTypeError(FlowmapError, TypeError):
-    """An expression that is not a string."""
 
 
 def query(expression: str, data: Any) -> list[Any]:

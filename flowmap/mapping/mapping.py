@@ -240,7 +240,7 @@ class DataFilter:
                 raise MissingValueError(
                     self.expression,
                     exc.step,
-                    (),
+                    None,
                     f"the data filter {self.expression!r} selects nothing",
                 ) from None
         return query.find(data)

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import MergeError
 from ..jsonpath._runtime import name_part
-from ..merge import place
+from ..merging import place
 from ._errors import StatesDefinitionError, StatesRuntimeError, compact_json
 from ._payload import parse_path
 

@@ -23,12 +23,11 @@ from collections.abc import Hashable
 from itertools import chain
 from typing import Any, Literal
 
-from flowmap.errors import FlowmapError, MergeError
+from flowmap.errors import MergeError, MergeOptionError
 from flowmap.jsonpath.query import Query
 from flowmap.jsonpath.query import compile as compile_query
 
 __all__ = [
-    "MergeOptionError",
     "merge",
     "parse_merge_header",
     "place",
@@ -41,37 +40,7 @@ _STRATEGIES: tuple[str, ...] = ("shallow", "deep", "merge-patch")
 _ARRAY_MODES: tuple[str, ...] = ("replace", "concat", "union")
 _HEADER = "X-WorkflowRun-MergeFnParameters"
 _HEADER_VALUES: tuple[str, ...] = ("true", "false", "")
-
-
-class MergeOptionError(FlowmapError, ValueError):
-    """An option of :func:`merge` or a merge header that has no meaning.
-
-    ``option`` names the option (or header), ``value`` is what was given and
-    ``allowed`` lists the accepted values; ``reason`` replaces the default
-    text when the value is allowed in general but not in this combination.
-
-    >>> print(MergeOptionError("arrays", "append", ("replace", "concat")))
-    invalid arrays 'append': expected one of 'replace', 'concat'
-    """
-
-    def __init__(
-        self,
-        option: str,
-        value: object,
-        allowed: tuple[str, ...],
-        reason: str | None = None,
-    ) -> None:
-        super().__init__(option, value, allowed)
-        self.option = option
-        self.value = value
-        self.allowed = allowed
-        self.reason = reason
-
-    def __str__(self) -> str:
-        if self.reason is not None:
-            return self.reason
-        allowed = ", ".join(repr(name) for name in self.allowed)
-        return f"invalid {self.option} {self.value!r}: expected one of {allowed}"
+_BLANKS = " \t\r\n"
 
 
 def merge(
@@ -141,9 +110,10 @@ def merge(
 def parse_merge_header(value: str | None) -> bool:
     """Read the ``X-WorkflowRun-MergeFnParameters`` header.
 
-    ``"true"`` and ``"false"`` in any case, with surrounding whitespace, give
-    ``True`` and ``False``; a missing header (``None``) or an empty value
-    gives ``False``. Anything else raises :class:`MergeOptionError`.
+    ``"true"`` and ``"false"`` in any case, with surrounding ASCII blanks
+    (space, tab, CR, LF), give ``True`` and ``False``; a missing header
+    (``None``) or an empty value gives ``False``. Anything else raises
+    :class:`~flowmap.MergeOptionError`.
 
     >>> parse_merge_header(" TRUE ")
     True
@@ -152,13 +122,15 @@ def parse_merge_header(value: str | None) -> bool:
     >>> parse_merge_header("yes")
     Traceback (most recent call last):
       ...
-    flowmap.merge.MergeOptionError: invalid X-WorkflowRun-MergeFnParameters header \
+    flowmap.errors.MergeOptionError: invalid X-WorkflowRun-MergeFnParameters header \
 value 'yes': expected 'true' or 'false' (in any case) or an empty value
     """
     if value is None:
         return False
     if isinstance(value, str):
-        text = value.strip()
+        # Only ASCII blanks: str.strip() would also take NO-BREAK SPACE,
+        # EM SPACE and the like, which no HTTP stack puts around a value.
+        text = value.strip(_BLANKS)
         # Header values are ASCII; lower() on other text could turn
         # look-alike letters (such as the Kelvin sign) into "true".
         if text.isascii():
@@ -326,9 +298,12 @@ def _as_objects(
     previous_output: Any, next_input: Any, strategy: str, wrap_key: str | None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Turn both inputs into objects for a key-by-key merge, or raise."""
-    sides = (("previous_output", previous_output), ("next_input", next_input))
+    sides: tuple[tuple[Literal["previous_output", "next_input"], Any], ...] = (
+        ("previous_output", previous_output),
+        ("next_input", next_input),
+    )
     objects: list[dict[str, Any]] = []
-    bad: list[str] = []
+    bad: list[Literal["previous_output", "next_input"]] = []
     for side, value in sides:
         if value is None:
             objects.append({})
