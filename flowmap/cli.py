@@ -3,62 +3,223 @@
 Errors (bad JSON, bad specs, bad paths, missing values) are printed to stderr
 as one readable message, with the caret and spec location where there is
 one, and the command exits with status 1 (2 for a wrong command line). No
-traceback is shown.
+traceback is shown, whatever happens:
+
+- files and standard input are read by the same rules: UTF-8 text holding
+  one JSON value (no NaN, no integers of 4,300 digits or more); standard
+  input can be read once, and a closed standard input is an error;
+- results are JSON in UTF-8; a character the output cannot encode (a lone
+  surrogate such as ``"\\ud800"`` in the input, or anything outside ASCII on an
+  ASCII terminal) makes the whole result print with ``\\uXXXX`` escapes,
+  which any JSON reader turns back into the same text;
+- a reader that stops early (``flowmap query ... | head -c0``) ends the
+  command quietly with status 141 (128 + SIGPIPE), as Unix tools end;
+- Ctrl-C ends it quietly with status 130.
+
+Each subcommand is a subparser in :func:`_parser` whose ``handler`` default
+is a function ``(args, io) -> int``; :class:`_IO` reads and writes JSON by
+the rules above.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
+from typing import IO, Any
 
-from . import FlowmapError, compile, compile_mapping
+from . import FlowmapError, MissingValueError, __version__, compile, compile_mapping
+
+#: The status of a command ended by a closed pipe (128 + SIGPIPE), as a shell
+#: reports it for Unix tools.
+BROKEN_PIPE_STATUS = 141
+#: The status after Ctrl-C (128 + SIGINT).
+INTERRUPTED_STATUS = 130
 
 
-class _InputError(Exception):
-    """A file that cannot be read or is not JSON."""
+class CommandError(Exception):
+    """A problem outside the library: an unreadable file, a closed stream."""
 
 
-def _read_json(path: str | None, what: str, stdin: TextIO) -> Any:
-    name = "standard input" if path in (None, "-") else path
-    try:
-        if path in (None, "-"):
-            text = stdin.read()
+class _IO:
+    """The command's streams, with JSON reading and writing by one set of rules.
+
+    ``stdin`` may be a binary or a text stream (``None`` when it is closed);
+    a binary stream, or a text stream's ``buffer``, is decoded as strict
+    UTF-8, exactly as files are.
+    """
+
+    def __init__(
+        self,
+        stdin: IO[Any] | None,
+        stdout: IO[str] | None,
+        stderr: IO[str] | None,
+    ) -> None:
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self._stdin_reader: str | None = None
+
+    def read_json(self, path: str | None, what: str) -> Any:
+        """Read one JSON value from the file ``path`` (``None`` or ``-``: stdin).
+
+        ``what`` names the argument in messages ("spec", "input", ...).
+        """
+        if path is None or path == "-":
+            name = "standard input"
+            raw = self._read_stdin(what)
         else:
-            assert path is not None
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-    except OSError as exc:
-        raise _InputError(f"cannot read {what} {name}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise _InputError(f"{what} {name} is not UTF-8 text: {exc.reason}") from None
+            name = path
+            try:
+                with open(path, "rb") as handle:
+                    raw = handle.read()
+            except OSError as exc:
+                raise CommandError(
+                    f"cannot read {what} {name}: {exc.strerror or exc}"
+                ) from None
+        if isinstance(raw, bytes):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise CommandError(
+                    f"{what} {name} is not UTF-8 text: {exc.reason} "
+                    f"at byte offset {exc.start}"
+                ) from None
+        else:
+            text = raw
+        return _parse_json(text, what, name)
+
+    def _read_stdin(self, what: str) -> bytes | str:
+        if self._stdin_reader is not None:
+            raise CommandError(
+                f"cannot read {what} from standard input: it was already read "
+                f"for the {self._stdin_reader}; give {what} as a file"
+            )
+        self._stdin_reader = what
+        stream = self.stdin
+        if stream is None or stream.closed:
+            raise CommandError(
+                f"cannot read {what}: standard input is closed; give {what} "
+                "as a file or pipe it in"
+            )
+        try:
+            data: bytes | str = getattr(stream, "buffer", stream).read()
+        except OSError as exc:
+            raise CommandError(
+                f"cannot read {what} standard input: {exc.strerror or exc}"
+            ) from None
+        return data
+
+    def write_json(self, value: Any) -> None:
+        """Print ``value`` as indented JSON on stdout, then flush it."""
+        out = self.stdout
+        if out is None or out.closed:
+            raise CommandError("cannot print the result: standard output is closed")
+        try:
+            text = json.dumps(value, ensure_ascii=False, indent=2, allow_nan=False)
+            encoding = getattr(out, "encoding", None) or "utf-8"
+            try:
+                text.encode(encoding)
+            except UnicodeEncodeError:
+                text = json.dumps(value, ensure_ascii=True, indent=2, allow_nan=False)
+            except LookupError:  # pragma: no cover - an unknown codec name
+                pass
+        except RecursionError:
+            raise CommandError(
+                "the result is nested too deeply to print as JSON"
+            ) from None
+        except ValueError as exc:
+            raise CommandError(f"the result cannot be printed as JSON: {exc}") from None
+        out.write(text + "\n")
+        out.flush()
+
+    def report(self, message: str) -> None:
+        """Print one error message on stderr (nothing if stderr is unusable)."""
+        err = self.stderr
+        if err is None:
+            return
+        try:
+            encoding = getattr(err, "encoding", None) or "utf-8"
+            text = f"flowmap: error: {message}\n"
+            # An undecodable file name or argument reaches us as surrogates.
+            text = text.encode(encoding, "backslashreplace").decode(encoding)
+            err.write(text)
+            err.flush()
+        except (OSError, ValueError, LookupError):
+            pass
+
+
+def _parse_json(text: str, what: str, name: str) -> Any:
     try:
         return json.loads(text, parse_constant=_not_json)
     except json.JSONDecodeError as exc:
-        raise _InputError(
+        raise CommandError(
             f"{what} {name} is not valid JSON: {exc.msg} "
             f"(line {exc.lineno}, column {exc.colno})"
         ) from None
     except ValueError as exc:  # NaN/Infinity, or an integer of 4,300+ digits
-        raise _InputError(f"{what} {name} is not valid JSON: {exc}") from None
+        raise CommandError(f"{what} {name} is not valid JSON: {exc}") from None
     except RecursionError:
-        raise _InputError(f"{what} {name} is nested too deeply to read") from None
+        raise CommandError(f"{what} {name} is nested too deeply to read") from None
 
 
 def _not_json(token: str) -> Any:
     raise ValueError(f"{token} is not a JSON value")
 
 
-def _write_json(value: Any, out: TextIO) -> None:
+# -- subcommands ---------------------------------------------------------------
+
+
+def _map(args: argparse.Namespace, io: _IO) -> int:
+    spec = io.read_json(args.spec, "spec")
+    mapping = compile_mapping(
+        spec,
+        on_missing=args.on_missing,
+        null_as_missing=args.null_as_missing,
+        form=args.form,
+    )
+    data = io.read_json(args.input, "input")
+    constants = io.read_json(args.constants, "constants") if args.constants else None
+    context = io.read_json(args.context, "context") if args.context else None
     try:
-        text = json.dumps(value, ensure_ascii=False, indent=2, allow_nan=False)
-    except RecursionError:
-        raise _InputError("the result is nested too deeply to print as JSON") from None
-    except ValueError as exc:
-        raise _InputError(f"the result cannot be printed as JSON: {exc}") from None
-    out.write(text + "\n")
+        result = mapping.apply(data, constants=constants, context=context)
+    except MissingValueError as exc:
+        raise CommandError(f"{exc}\n  hint: {_missing_hint(exc, args)}") from None
+    io.write_json(result)
+    return 0
+
+
+def _missing_hint(error: MissingValueError, args: argparse.Namespace) -> str:
+    """Say how to get past a missing value under ``flowmap map``."""
+    fallback = (
+        "give the path a fallback ('path | default'), or pass --on-missing null "
+        "or --on-missing omit"
+    )
+    step = error.step or error.expression
+    if step.startswith("$$") and not args.context:
+        return f"$$ paths read the context: pass it with --context FILE, or {fallback}"
+    if step.startswith("$CONST") and not args.constants:
+        return (
+            "$CONST paths read the constants: pass them with --constants FILE, "
+            f"or {fallback}"
+        )
+    return fallback[0].upper() + fallback[1:]
+
+
+def _query(args: argparse.Namespace, io: _IO) -> int:
+    query = compile(args.expression)
+    data = io.read_json(args.input, "input")
+    result: Any
+    if args.paths:
+        result = [list(pair) for pair in query.locate(data)]
+    elif args.first:
+        result = query.first(data)
+    else:
+        result = query.find(data)
+    io.write_json(result)
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,10 +227,14 @@ def _parser() -> argparse.ArgumentParser:
         prog="flowmap",
         description="Map and query JSON with compiled RFC 9535 JSONPath.",
     )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     m = sub.add_parser("map", help="apply a mapping spec to a JSON input")
-    m.add_argument("spec", help="the mapping spec (a JSON file)")
+    m.set_defaults(handler=_map)
+    m.add_argument("spec", help="the mapping spec (a JSON file; - for stdin)")
     m.add_argument("input", nargs="?", help="the input JSON file (default: stdin)")
     m.add_argument("--constants", metavar="FILE", help="JSON file read by $CONST paths")
     m.add_argument("--context", metavar="FILE", help="JSON file read by $$ paths")
@@ -90,6 +255,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     q = sub.add_parser("query", help="select from a JSON input with a JSONPath query")
+    q.set_defaults(handler=_query)
     q.add_argument("expression", help="an RFC 9535 JSONPath query, e.g. '$.a[*].b'")
     q.add_argument("input", nargs="?", help="the input JSON file (default: stdin)")
     group = q.add_mutually_exclusive_group()
@@ -106,48 +272,52 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(
     argv: Sequence[str] | None = None,
-    stdin: TextIO | None = None,
-    stdout: TextIO | None = None,
-    stderr: TextIO | None = None,
+    stdin: IO[Any] | None = None,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
 ) -> int:
-    """Run the command line; returns the exit status."""
-    stdin = stdin or sys.stdin
-    stdout = stdout or sys.stdout
-    stderr = stderr or sys.stderr
+    """Run the command line; returns the exit status.
+
+    The streams default to the process's own (any of which may be closed).
+    """
+    io = _IO(
+        sys.stdin if stdin is None else stdin,
+        sys.stdout if stdout is None else stdout,
+        sys.stderr if stderr is None else stderr,
+    )
     args = _parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace, _IO], int] = args.handler
     try:
-        if args.command == "map":
-            spec = _read_json(args.spec, "spec", stdin)
-            mapping = compile_mapping(
-                spec,
-                on_missing=args.on_missing,
-                null_as_missing=args.null_as_missing,
-                form=args.form,
-            )
-            data = _read_json(args.input, "input", stdin)
-            constants = (
-                _read_json(args.constants, "constants", stdin)
-                if args.constants
-                else None
-            )
-            context = (
-                _read_json(args.context, "context", stdin) if args.context else None
-            )
-            result = mapping.apply(data, constants=constants, context=context)
-        else:
-            query = compile(args.expression)
-            data = _read_json(args.input, "input", stdin)
-            if args.paths:
-                result = [list(pair) for pair in query.locate(data)]
-            elif args.first:
-                result = query.first(data)
-            else:
-                result = query.find(data)
-        _write_json(result, stdout)
-    except (FlowmapError, _InputError) as exc:
-        stderr.write(f"flowmap: error: {exc}\n")
-        return 1
-    return 0
+        return handler(args, io)
+    except (FlowmapError, CommandError) as exc:
+        io.report(str(exc))
+    except BrokenPipeError:
+        _discard_stdout(io.stdout)
+        return BROKEN_PIPE_STATUS
+    except KeyboardInterrupt:
+        return INTERRUPTED_STATUS
+    except RecursionError:
+        io.report("the data is nested too deeply for this operation")
+    except MemoryError:
+        io.report("out of memory")
+    return 1
+
+
+def _discard_stdout(stdout: IO[str] | None) -> None:
+    """Point a broken stdout at the null device.
+
+    Python flushes stdout once more at exit; on a closed pipe that would
+    print "Exception ignored ... BrokenPipeError". Only the process's own
+    stdout is redirected.
+    """
+    if stdout is None or stdout is not sys.stdout:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # pragma: no cover - no fd to redirect
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

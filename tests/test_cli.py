@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from flowmap.cli import main
+import flowmap
+from flowmap.cli import BROKEN_PIPE_STATUS, main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -96,3 +101,165 @@ def test_a_missing_value_names_the_spec_location(tmp_path: Path) -> None:
     assert code == 1
     assert "nothing at $['order']['user']" in err
     assert "at $.user.id in the spec" in err
+
+
+# -- streams: the same rules everywhere, and never a traceback ----------------
+
+
+def run_process(
+    *argv: str, stdin: bytes = b"", shell_suffix: str = ""
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``python -m flowmap`` in a real process (for what StringIO hides)."""
+    command = [sys.executable, "-m", "flowmap", *argv]
+    if shell_suffix:
+        script = " ".join(shlex.quote(part) for part in command) + shell_suffix
+        return subprocess.run(
+            ["sh", "-c", script], input=stdin, capture_output=True, timeout=60
+        )
+    return subprocess.run(command, input=stdin, capture_output=True, timeout=60)
+
+
+def test_a_lone_surrogate_prints_escaped_as_json(tmp_path: Path) -> None:
+    # Reproduction: {"a": "\ud800"} then `flowmap query '$.a' file` printed a
+    # UnicodeEncodeError traceback.
+    document = tmp_path / "doc.json"
+    document.write_text('{"a": "\\ud800", "b": "é"}', encoding="utf-8")
+    result = run_process("query", "$[*]", str(document))
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert json.loads(result.stdout) == ["\ud800", "é"]
+    assert b"\\ud800" in result.stdout
+    # In process, through a UTF-8 text stream as sys.stdout is.
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    argv = ["query", "--first", "$.a", str(document)]
+    code = main(argv, stdout=out, stderr=io.StringIO())
+    out.flush()
+    assert code == 0
+    assert json.loads(out.buffer.getvalue()) == "\ud800"  # type: ignore[attr-defined]
+
+
+def test_an_ascii_terminal_gets_escapes_not_an_error(tmp_path: Path) -> None:
+    out = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    code = main(["query", "--first", "$"], stdin=io.StringIO('"日本"'), stdout=out)
+    out.flush()
+    assert code == 0
+    assert out.buffer.getvalue() == b'"\\u65e5\\u672c"\n'  # type: ignore[attr-defined]
+
+
+def test_a_closed_stdin_is_one_message() -> None:
+    # Reproduction: `flowmap query '$' <&-` raised AttributeError.
+    result = run_process("query", "$", shell_suffix=" <&-")
+    assert result.returncode == 1
+    assert result.stdout == b""
+    assert result.stderr.decode() == (
+        "flowmap: error: cannot read input: standard input is closed; give "
+        "input as a file or pipe it in\n"
+    )
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    # Reproduction: `flowmap query '$.a' big.json | head -c0` printed a
+    # BrokenPipeError traceback. Here the pipe's reader is gone before the
+    # command starts, so the first write fails every time.
+    document = tmp_path / "big.json"
+    document.write_text(json.dumps({"a": list(range(100_000))}))
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "flowmap", "query", "$.a", str(document)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == BROKEN_PIPE_STATUS
+    assert result.stderr == b""
+
+
+def test_stdin_is_held_to_the_rules_of_files(tmp_path: Path) -> None:
+    # Reproduction: non-UTF-8 bytes on stdin were accepted and echoed, while
+    # the same bytes in a file were refused.
+    raw = b'{"a": "caf\xe9"}'
+    document = tmp_path / "latin1.json"
+    document.write_bytes(raw)
+    from_file = run_process("query", "$.a", str(document))
+    from_stdin = run_process("query", "$.a", stdin=raw)
+    for result, name in ((from_file, str(document)), (from_stdin, "standard input")):
+        assert result.returncode == 1
+        assert result.stdout == b""
+        assert result.stderr.decode() == (
+            f"flowmap: error: input {name} is not UTF-8 text: invalid "
+            "continuation byte at byte offset 10\n"
+        )
+    # The same in process, with a binary stdin.
+    code, out, err = run_bytes(["query", "$.a"], raw)
+    assert (code, out) == (1, "")
+    assert "input standard input is not UTF-8 text" in err
+
+
+def run_bytes(argv: list[str], stdin: bytes) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, stdin=io.BytesIO(stdin), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_utf8_stdin_is_read_as_utf8() -> None:
+    code, out, err = run_bytes(["query", "--first", "$.a"], '{"a": "café"}'.encode())
+    assert (code, json.loads(out), err) == (0, "café", "")
+
+
+def test_stdin_is_read_once(tmp_path: Path) -> None:
+    code, out, err = run("map", "-", stdin='{"a": "$.a"}')
+    assert (code, out) == (1, "")
+    assert err == (
+        "flowmap: error: cannot read input from standard input: it was already "
+        "read for the spec; give input as a file\n"
+    )
+
+
+def test_an_undecodable_argument_is_reported_without_a_traceback() -> None:
+    result = run_process("query", "$", "/no/such/\udcff.json")
+    assert result.returncode == 1
+    assert result.stderr.startswith(b"flowmap: error: cannot read input /no/such/")
+    assert b"Traceback" not in result.stderr
+
+
+# -- version and entry points ---------------------------------------------------
+
+
+def test_version() -> None:
+    result = run_process("--version")
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert result.stdout.decode() == f"flowmap {flowmap.__version__}\n"
+
+
+def test_python_dash_m_runs_the_command(tmp_path: Path) -> None:
+    order = str(EXAMPLES / "order.json")
+    result = run_process("query", "--first", "$.order.user.id", order)
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"42\n", b"")
+
+
+# -- messages that say how to fix the problem ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("leaf", "options", "hint"),
+    [
+        ("$$.execution_id", [], "pass it with --context FILE"),
+        ("$CONST.region", [], "pass them with --constants FILE"),
+        ("$.nope", [], "Give the path a fallback ('path | default')"),
+        ("$$.nope", ["--context", "CONTEXT"], "Give the path a fallback"),
+    ],
+)
+def test_a_missing_value_suggests_the_fix(
+    tmp_path: Path, leaf: str, options: list[str], hint: str
+) -> None:
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"x": leaf}))
+    options = [str(EXAMPLES / "context.json") if o == "CONTEXT" else o for o in options]
+    code, out, err = run("map", str(spec), *options, stdin="{}")
+    assert (code, out) == (1, "")
+    assert hint in err
+    assert "--on-missing null or --on-missing omit" in err
+    assert "at $.x in the spec" in err
