@@ -142,7 +142,25 @@ def check_schema(spec: Any, form: str) -> None:
     while best.context:
         best = max(best.context, key=lambda e: len(e.absolute_path))
     path = tuple(best.absolute_path)[1:] if best.absolute_path else ()
+    if best.validator == "additionalProperties" and isinstance(best.instance, dict):
+        raise _unknown_field(best.instance, best.schema.get("properties", {}), path)
     raise MappingError(f"invalid spec: {best.message}", path)
+
+
+def _unknown_field(
+    item: dict[str, Any], known: dict[str, Any], path: Location
+) -> MappingError:
+    """Name the first unknown field of a parameter, where it is, and a fix."""
+    import difflib
+
+    name = next(key for key in item if key not in known)
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    fields = ", ".join(map(repr, known))
+    return MappingError(
+        f"unknown parameter field {name!r}: {hint}a parameter has {fields}",
+        (*path, name),
+    )
 
 
 # --- leaves ------------------------------------------------------------------

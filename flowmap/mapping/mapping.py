@@ -25,7 +25,6 @@ __all__ = [
 CACHE_SIZE = 1024
 ON_MISSING = ("error", "null", "omit")
 FORMS = ("auto", "template", "parameters")
-_PARAMETER_FIELDS = frozenset(("key", "value", "default", "description"))
 
 
 class Mapping:
@@ -116,7 +115,6 @@ def _detect_form(spec: Any) -> str:
             isinstance(item, dict)
             and "key" in item
             and "value" in item
-            and item.keys() <= _PARAMETER_FIELDS
             for item in spec
         )
     ):
@@ -138,8 +136,9 @@ def compile_mapping(
     null, ``"omit"`` leaves the key out. ``null_as_missing`` makes a null
     value count as missing. ``form`` is ``"template"``, ``"parameters"``
     (the console's ``[{"key", "value", "default"}]`` list) or ``"auto"``,
-    which takes a non-empty list whose items all have exactly those fields
-    as the parameter form. See docs/mapping.md.
+    which takes a non-empty list of objects that all have ``key`` and
+    ``value`` as the parameter form (so a misspelt field is an error, not a
+    template). See docs/mapping.md.
 
     >>> compile_mapping([{"key": "user.id", "value": "$.uid", "default": 0}]).apply({})
     {'user': {'id': 0}}
