@@ -15,7 +15,6 @@ for merging, and one that only handles errors pays for neither.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
 
 from .errors import (
     EvaluationLimitError,
@@ -29,10 +28,16 @@ from .errors import (
     RegexLimitError,
 )
 
+# Not typing.TYPE_CHECKING: importing typing would cost more than the rest
+# of ``import flowmap``. Type checkers take any TYPE_CHECKING name as True.
+TYPE_CHECKING = False
+
 #: The package version (pyproject.toml reads it from here).
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from .jsonpath.query import Query, compile, query
     from .mapping import Mapping, apply_mapping, compile_filter, compile_mapping
     from .merging import merge, parse_merge_header, place
@@ -101,3 +106,5 @@ __all__ = [
     "place",
     "query",
 ]
+
+del TYPE_CHECKING

@@ -20,7 +20,11 @@ all of it, so errors can travel from worker processes.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+# typing is imported by type checkers only: it costs more than this module,
+# and ``import flowmap`` loads nothing else.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
 __all__ = [
     "EvaluationLimitError",

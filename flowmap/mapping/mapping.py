@@ -112,9 +112,7 @@ def _detect_form(spec: Any) -> str:
         isinstance(spec, list)
         and spec
         and all(
-            isinstance(item, dict)
-            and "key" in item
-            and "value" in item
+            isinstance(item, dict) and "key" in item and "value" in item
             for item in spec
         )
     ):
