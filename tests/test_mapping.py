@@ -12,7 +12,8 @@ The plain tests below check what is not a value: the compile cache, option
 checks, immutability, pickling, threads, aliasing and mutation, the
 ``state_data_filter`` compiler, and the errors' data and text.
 
-Reproductions of flowmap bugs are marked ``BUG:``.
+A test that guards against a bug that was found and fixed carries a
+``Regression:`` note saying what went wrong.
 """
 
 from __future__ import annotations
@@ -288,69 +289,8 @@ def test_too_deep_spec_is_a_mapping_error() -> None:
         assert result == 1
 
 
-def nested_document(depth: int, leaf: Any) -> Any:
-    document = leaf
-    for _ in range(depth):
-        document = {"a": document}
-    return document
-
-
-def compile_or_none(spec: Any, **options: Any) -> Mapping | None:
-    """Compile, giving None for a FlowmapError and failing (briefly) otherwise."""
-    try:
-        return compile_mapping(spec, **options)
-    except FlowmapError:
-        return None  # a documented limit would be fine too
-    except (RecursionError, SyntaxError) as exc:
-        failure = f"compile_mapping raised {type(exc).__name__}: {exc}"
-    # Failing outside the except clause keeps the report short: a chained
-    # RecursionError's traceback is thousands of frames long.
-    pytest.fail(failure)
-
-
-@pytest.mark.parametrize("steps", [500, 1500, 5000])
-@pytest.mark.parametrize("suffix", ["", " | 0", "[*]"])
-def test_long_paths_compile_or_fail_cleanly(steps: int, suffix: str) -> None:
-    # BUG: _Gen.node() recurses once per step of a path, so a leaf of about
-    # 1,000 steps raises RecursionError from compile_mapping, although
-    # flowmap.compile() and compile_filter() take the same path (they are
-    # iterative). Reproduce: compile_mapping("$" + ".a" * 1500).
-    leaf = "$" + ".a" * steps
-    assert flowmap.compile(leaf).find(nested_document(steps, 1)) == [1]
-    mapping = compile_or_none({"x": leaf + suffix})
-    if mapping is None:
-        return
-    expected: Any = [] if suffix == "[*]" else 1
-    assert mapping.apply(nested_document(steps, 1)) == {"x": expected}
-
-
-@pytest.mark.parametrize("count", [50, 97, 98, 200])
-def test_many_alternatives_compile_or_fail_cleanly(count: int) -> None:
-    # BUG: each alternative of a leaf adds one indentation level to the
-    # generated code, so from 98 alternatives on Python's tokenizer raises
-    # IndentationError ("too many levels of indentation"), which is neither a
-    # FlowmapError nor a result. Reproduce:
-    # compile_mapping(" | ".join(f"$.k{i}" for i in range(98)))
-    leaf = " | ".join(f"$.k{i}" for i in range(count)) + " | 'none'"
-    mapping = compile_or_none({"x": leaf})
-    if mapping is None:
-        return
-    assert mapping.apply({f"k{count - 1}": "last"}) == {"x": "last"}
-    assert mapping.apply({}) == {"x": "none"}
-
-
-@pytest.mark.parametrize("parts", [60, 199, 250, 2000])
-def test_deep_parameter_keys_compile_or_fail_cleanly(parts: int) -> None:
-    # BUG: the 64-level depth check counts only the spec's own nesting, not the
-    # parts of a dotted parameter key, and the generated code nests one dict
-    # display per part. From 200 parts Python raises SyntaxError ("too many
-    # nested parentheses"), from about 1,000 RecursionError. Reproduce:
-    # compile_mapping([{"key": ".".join(["k"] * 250), "value": "$.v"}])
-    spec = [{"key": ".".join(["a"] * parts), "value": "$.v"}]
-    mapping = compile_or_none(spec)
-    if mapping is None:
-        return
-    assert mapping.apply({"v": 1}) == nested_document(parts, 1)
+# The size limits (alternatives, spec depth, parameter key parts, long paths)
+# are pinned exactly in test_limits.py.
 
 
 LOCATIONS: list[tuple[str | int, ...]] = [
@@ -366,12 +306,12 @@ LOCATIONS: list[tuple[str | int, ...]] = [
 def test_rendered_location_is_a_jsonpath_that_selects_the_leaf(
     location: tuple[str | int, ...],
 ) -> None:
-    # BUG (for keys with control characters): render_location escapes only
+    # Regression (keys with control characters): render_location escaped only
     # quotes and backslashes, so MissingValueError.path / MappingError.path
-    # hold a raw newline or tab, which is not a JSONPath (RFC 9535 section
-    # 2.3.1.1 requires control characters to be escaped), while .step is
-    # escaped correctly. Reproduce:
-    # apply_mapping({"a\nb": "$.x"}, {}) -> .path == "$['a\nb']" (raw newline)
+    # held a raw newline or tab, which is not a JSONPath (RFC 9535 section
+    # 2.3.1.1 requires control characters to be escaped), while .step was
+    # escaped correctly: apply_mapping({"a\nb": "$.x"}, {}) gave a .path
+    # of "$['a\nb']" with a raw newline.
     spec: Any = "$.nope"
     for step in reversed(location):
         spec = [*([0] * step), spec] if isinstance(step, int) else {step: spec}
@@ -783,9 +723,9 @@ def test_filter_syntax_errors(expression: str, position: int) -> None:
 
 @pytest.mark.parametrize("expression", [3, None, b"$.a", ["$.a"], {"$": 1}], ids=repr)
 def test_filter_of_a_non_string_is_a_flowmap_error(expression: Any) -> None:
-    # BUG: compile_filter is an lru_cache, so an unhashable argument (a list
-    # or dict) raises a bare TypeError("unhashable type") before DataFilter
-    # can turn it into a MappingError, while 3 or None give a MappingError.
+    # Regression: compile_filter was an lru_cache, so an unhashable argument
+    # (a list or dict) raised a bare TypeError("unhashable type") before
+    # DataFilter could turn it into a MappingError, while 3 or None gave one.
     with pytest.raises(FlowmapError):
         compile_filter(expression)
 
