@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib.metadata
 import importlib.util
 import os
 import random
 import re
 import string
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 from jsoncompare import same, same_list
+from oracle_departures import (
+    CORRECTED,
+    DEPARTURE_NAMES,
+    KNOWN_DEPARTURES,
+    ORACLE,
+    ORACLE_VERSION,
+)
 
 import flowmap
 
@@ -497,7 +505,8 @@ def test_canonical_form_round_trips(case: tuple[str, bool], doc: Any) -> None:
 
 # --- the reference, and where it departs from the RFC --------------------------
 #
-# jsonpath-rfc9535 1.0 departs from RFC 9535 in the seven ways below, each
+# jsonpath-rfc9535 (the version pinned in pyproject.toml) departs from RFC 9535
+# in the ways named by KNOWN_DEPARTURES (tests/oracle_departures.py), each
 # pinned by a test_oracle_departure_* example naming the RFC section. The
 # differential tests ask the reference as it is first. Only where it
 # disagrees *and* the input shows a departure's pattern are they excused: by
@@ -661,23 +670,26 @@ def has_chained_comparison(text: str) -> bool:
 _FUNCTION_NAME_CHARS = set(string.ascii_lowercase + string.digits + "_")
 
 
+#: How to recognize each departure of KNOWN_DEPARTURES in a query's text.
+TEXT_PATTERNS: dict[str, Callable[[str], bool]] = {
+    "name": needs_name_fix,
+    "current node": has_bare_current_node,
+    "filter list": has_filter_list_in_function_argument,
+    "slice step": has_slice_step_without_colon,
+    "chained comparison": has_chained_comparison,
+    "double negation": has_double_negation,
+}
+#: ... and in a document.
+DOCUMENT_PATTERNS: dict[str, Callable[[Any], bool]] = {
+    "equality": needs_equality_fix,
+}
+
+
 def departures_in(text: str, doc: Any = None) -> frozenset[str]:
     """The reference's departures whose pattern ``text`` (and ``doc``) show."""
-    found = set()
-    if doc is not None and needs_equality_fix(doc):
-        found.add("equality")
-    if needs_name_fix(text):
-        found.add("name")
-    if has_bare_current_node(text):
-        found.add("current node")
-    if has_filter_list_in_function_argument(text):
-        found.add("filter list")  # no correction: the reference cannot read it
-    if has_slice_step_without_colon(text):
-        found.add("slice step")  # no correction: only the verdict differs
-    if has_chained_comparison(text):
-        found.add("chained comparison")  # the same
-    if has_double_negation(text):
-        found.add("double negation")  # the same
+    found = {name for name, shows in TEXT_PATTERNS.items() if shows(text)}
+    if doc is not None:
+        found |= {name for name, shows in DOCUMENT_PATTERNS.items() if shows(doc)}
     return frozenset(found)
 
 
@@ -702,6 +714,9 @@ def _current_node_query(self: Any, context: Any) -> object:
 
 @contextlib.contextmanager
 def corrected_oracle(departures: Collection[str]) -> Iterator[None]:
+    """Patch the reference to follow the RFC where ``departures`` say it
+    does not (only the ``corrected`` ones of KNOWN_DEPARTURES can be)."""
+    assert set(departures) <= DEPARTURE_NAMES, departures
     if "equality" in departures:
         oracle_filters._eq = _eq_for_arrays_and_objects
     if "name" in departures:
@@ -895,6 +910,30 @@ def test_oracle_departure_double_negation() -> None:
         assert oracle_accepts(text)  # the departure
         assert departures_in(text) == {"double negation"}
     assert flowmap.query("$[?!(!@.a)]", [{"a": 1}, {}]) == [{"a": 1}]
+
+
+@needs_oracle
+def test_the_reference_is_the_pinned_version() -> None:
+    installed = importlib.metadata.version(ORACLE)
+    assert installed == ORACLE_VERSION, (
+        f"{ORACLE} {installed} is installed; the known departures are those of "
+        f"{ORACLE_VERSION}: check them (tests/oracle_departures.py) and update "
+        "the pin in pyproject.toml"
+    )
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert f'"{ORACLE}=={ORACLE_VERSION}"' in pyproject
+
+
+def test_every_known_departure_is_pinned_and_recognized() -> None:
+    assert len(DEPARTURE_NAMES) == len(KNOWN_DEPARTURES)
+    assert set(TEXT_PATTERNS) | set(DOCUMENT_PATTERNS) == DEPARTURE_NAMES
+    assert not set(TEXT_PATTERNS) & set(DOCUMENT_PATTERNS)
+    assert {"equality", "name", "current node"} == CORRECTED
+    for departure in KNOWN_DEPARTURES:
+        test = globals().get(departure.test)
+        assert callable(test), departure.test
+        for section in departure.sections:
+            assert f" {section}" in (test.__doc__ or ""), departure
 
 
 def test_departure_patterns_are_recognized_exactly() -> None:
