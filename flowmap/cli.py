@@ -14,7 +14,8 @@ traceback is shown, whatever happens:
   which any JSON reader turns back into the same text;
 - a reader that stops early (``flowmap query ... | head -c0``) ends the
   command quietly with status 141 (128 + SIGPIPE), as Unix tools end;
-- Ctrl-C ends it quietly with status 130.
+- Ctrl-C ends it quietly with status 130;
+- an unexpected exception (a bug) is one message naming it, status 70.
 
 Each subcommand is a subparser in :func:`_parser` whose ``handler`` default
 is a function ``(args, io) -> int``; :class:`_IO` reads and writes JSON by
@@ -37,6 +38,8 @@ from . import FlowmapError, MissingValueError, __version__, compile, compile_map
 BROKEN_PIPE_STATUS = 141
 #: The status after Ctrl-C (128 + SIGINT).
 INTERRUPTED_STATUS = 130
+#: The status after an unexpected exception, a bug (EX_SOFTWARE).
+INTERNAL_ERROR_STATUS = 70
 
 
 class CommandError(Exception):
@@ -300,6 +303,12 @@ def main(
         io.report("the data is nested too deeply for this operation")
     except MemoryError:
         io.report("out of memory")
+    except Exception as exc:  # a bug in flowmap: still one message
+        io.report(
+            f"internal error: {type(exc).__name__}: {exc} (a bug in flowmap; "
+            "please report it with the command that caused it)"
+        )
+        return INTERNAL_ERROR_STATUS
     return 1
 
 

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 import flowmap
-from flowmap.cli import BROKEN_PIPE_STATUS, main
+import flowmap.cli
+from flowmap.cli import (
+    BROKEN_PIPE_STATUS,
+    INTERNAL_ERROR_STATUS,
+    INTERRUPTED_STATUS,
+    main,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -263,3 +269,27 @@ def test_a_missing_value_suggests_the_fix(
     assert hint in err
     assert "--on-missing null or --on-missing omit" in err
     assert "at $.x in the spec" in err
+
+
+def test_a_bug_is_one_message_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise AttributeError("'NoneType' object has no attribute 'x'")
+
+    monkeypatch.setattr(flowmap.cli, "compile", broken)
+    code, out, err = run("query", "$", stdin="{}")
+    assert (code, out) == (INTERNAL_ERROR_STATUS, "")
+    assert err == (
+        "flowmap: error: internal error: AttributeError: 'NoneType' object has "
+        "no attribute 'x' (a bug in flowmap; please report it with the command "
+        "that caused it)\n"
+    )
+
+
+def test_ctrl_c_ends_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(flowmap.cli, "compile", interrupted)
+    assert run("query", "$", stdin="{}") == (INTERRUPTED_STATUS, "", "")
