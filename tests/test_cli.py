@@ -9,8 +9,12 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsoncompare import same
 
 import flowmap
 import flowmap.cli
@@ -293,3 +297,57 @@ def test_ctrl_c_ends_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(flowmap.cli, "compile", interrupted)
     assert run("query", "$", stdin="{}") == (INTERRUPTED_STATUS, "", "")
+
+
+# -- properties: any input, one outcome ------------------------------------------
+
+SETTINGS = {
+    "deadline": None,
+    # In CI the examples are fixed, so that a run can only fail on a change.
+    "derandomize": bool(os.environ.get("CI")),
+}
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),  # lone surrogates included
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def run_stdin(argv: list[str], raw: bytes, encoding: str) -> tuple[int, str, str]:
+    out = io.TextIOWrapper(io.BytesIO(), encoding=encoding)
+    err = io.StringIO()
+    code = main(argv, stdin=io.BytesIO(raw), stdout=out, stderr=err)
+    out.flush()
+    return code, out.buffer.getvalue().decode(encoding), err.getvalue()  # type: ignore[attr-defined]
+
+
+@settings(max_examples=200, **SETTINGS)
+@given(json_values, st.sampled_from(["utf-8", "ascii", "latin-1"]))
+def test_any_document_round_trips_through_query(value: Any, encoding: str) -> None:
+    # ensure_ascii: the input is the JSON text, whatever its strings hold.
+    raw = json.dumps(value, ensure_ascii=True).encode()
+    code, out, err = run_stdin(["query", "--first", "$"], raw, encoding)
+    assert (code, err) == (0, "")
+    assert same(json.loads(out), value)
+
+
+@settings(max_examples=300, **SETTINGS)
+@given(st.binary(max_size=64) | json_values.map(lambda v: json.dumps(v).encode()))
+def test_any_bytes_give_a_result_or_one_message(raw: bytes) -> None:
+    code, out, err = run_stdin(["query", "$..*"], raw, "utf-8")
+    if code == 0:
+        assert err == ""
+        assert isinstance(json.loads(out), list)
+    else:
+        assert code == 1
+        assert out == ""
+        assert err.startswith("flowmap: error: input standard input ")
+        assert err.count("\n") == 1
