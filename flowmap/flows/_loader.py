@@ -267,11 +267,15 @@ class _Checker:
         )
         states = self._unique(doc.get("states"), "states", "id", "state id")
         start = _text(doc, "start")
+        if states is None:
+            return
         if start is not None and states and start not in states:
             self.add(
                 ("start",), f"no state has the id {start!r}" + _suggest(start, states)
             )
         edges: dict[str, list[str]] = {}
+        # End states, and states whose way on was already reported as broken:
+        # they count as ends so that no second problem follows from the first.
         ends: set[str] = set()
         express = doc.get("mode") == "EXPRESS"
         for i, state in _dicts(doc.get("states")):
@@ -280,7 +284,14 @@ class _Checker:
         if start is not None and start in states:
             self._graph(start, states, edges, ends)
 
-    def _unique(self, items: Any, field: str, key: str, what: str) -> dict[str, int]:
+    def _unique(
+        self, items: Any, field: str, key: str, what: str
+    ) -> dict[str, int] | None:
+        """Index the names of a list; None when the list itself is malformed
+        (the schema pass reported it), so that references into it are not
+        reported a second time."""
+        if items is not None and not isinstance(items, list):
+            return None
         seen: dict[str, int] = {}
         for i, item in _dicts(items):
             name = _text(item, key)
@@ -301,8 +312,8 @@ class _Checker:
         i: int,
         state: dict[str, Any],
         states: dict[str, int],
-        functions: dict[str, int],
-        retries: dict[str, int],
+        functions: dict[str, int] | None,
+        retries: dict[str, int] | None,
         edges: dict[str, list[str]],
         ends: set[str],
         express: bool,
@@ -321,6 +332,8 @@ class _Checker:
                     "an end state (end: true) has no transition; remove one of them",
                 )
         elif transition is None:
+            if sid is not None:
+                ends.add(sid)
             self.add(
                 at,
                 "the state is not an end state and has no transition; "
@@ -328,6 +341,8 @@ class _Checker:
             )
         if transition is not None:
             targets.append(transition)
+            if transition not in states and sid is not None:
+                ends.add(sid)
             self._resolve((*at, "transition"), transition, states, "state", "id")
         kind = state.get("type")
         if kind == "Sleep":
@@ -401,9 +416,14 @@ class _Checker:
                     self._filter((*at, "state_data_filter", key), expression)
 
     def _resolve(
-        self, parts: Parts, name: str, known: dict[str, int], what: str, key: str
+        self,
+        parts: Parts,
+        name: str,
+        known: dict[str, int] | None,
+        what: str,
+        key: str,
     ) -> None:
-        if name not in known:
+        if known is not None and name not in known:
             self.add(parts, f"no {what} has the {key} {name!r}" + _suggest(name, known))
 
     def _arguments(self, parts: Parts, spec: Any) -> None:
