@@ -194,6 +194,12 @@ def test_states_pickle_on_their_own() -> None:
     assert again.actions[0].mapping == op.actions[0].mapping
 
 
+def test_integral_float_attempts_become_int() -> None:
+    doc = flowmap.place(BASE, "$.retries[0].max_attempts", 2.0)
+    attempts = load_definition(doc).retry("twice").max_attempts
+    assert attempts == 2 and type(attempts) is int
+
+
 def test_accepts_any_mapping_and_tuples() -> None:
     from types import MappingProxyType
 

@@ -64,7 +64,7 @@ def load(obj: MappingABC[str, Any]) -> Definition:
     checker.run()
     problems.extend(checker.problems)
     if problems:
-        raise DefinitionError(_ordered(problems))
+        raise DefinitionError(_ordered(doc, problems))
     return _build(doc, checker)
 
 
@@ -121,18 +121,37 @@ def _kind(value: Any) -> str:
     return "an object"
 
 
-def _order_key(problem: Problem) -> tuple[tuple[int, int, str], ...]:
-    return tuple(
-        (0, part, "") if isinstance(part, int) else (1, 0, part)
-        for part in problem.parts
-    )
+def _order_key(doc: Any, parts: Parts) -> tuple[tuple[int, str], ...]:
+    """Sort key for document order: each step's index in its container.
+
+    A key that is not in the document (a missing required field, say) comes
+    after the keys that are, in name order.
+    """
+    key: list[tuple[int, str]] = []
+    node = doc
+    for part in parts:
+        if isinstance(node, dict) and isinstance(part, str):
+            names = list(node)
+            if part in node:
+                key.append((names.index(part), ""))
+                node = node[part]
+                continue
+            key.append((len(names), part))
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            key.append((part, ""))
+            node = node[part]
+            continue
+        else:
+            key.append((0, str(part)))
+        node = None
+    return tuple(key)
 
 
-def _ordered(problems: list[Problem]) -> list[Problem]:
+def _ordered(doc: Any, problems: list[Problem]) -> list[Problem]:
     unique: dict[tuple[Parts, str], Problem] = {}
     for problem in problems:
         unique.setdefault((problem.parts, problem.message), problem)
-    return sorted(unique.values(), key=_order_key)
+    return sorted(unique.values(), key=lambda p: _order_key(doc, p.parts))
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
@@ -543,7 +562,8 @@ def _build(doc: dict[str, Any], checker: _Checker) -> Definition:
         RetryPolicy(
             r["name"],
             1 if r.get("delay") is None else r["delay"],
-            3 if r.get("max_attempts") is None else r["max_attempts"],
+            # JSON Schema counts 3.0 as an integer; the model holds an int.
+            3 if r.get("max_attempts") is None else int(r["max_attempts"]),
         )
         for r in doc.get("retries") or ()
     )
