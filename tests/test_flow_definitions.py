@@ -280,6 +280,32 @@ def test_problem_is_data() -> None:
     assert str(p) == "$.states[1]['odd key']: bad\n    $.x[\n       ^"
 
 
+def test_the_shipped_schema_is_a_valid_schema() -> None:
+    import importlib.resources
+
+    import jsonschema
+
+    text = (
+        importlib.resources.files("flowmap")
+        .joinpath("schemas/flow.schema.json")
+        .read_text(encoding="utf-8")
+    )
+    schema = json.loads(text)
+    jsonschema.validators.validator_for(schema).check_schema(schema)
+    assert jsonschema.Draft202012Validator(schema).is_valid(BASE)
+
+
+def test_import_does_not_load_jsonschema() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, flowmap.flows, flowmap.api; print('jsonschema' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
+
+
 # --- the SDK's own models ----------------------------------------------------
 
 
