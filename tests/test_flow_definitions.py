@@ -235,6 +235,38 @@ def test_not_an_object(value: Any) -> None:
     assert [p.location for p in info.value.problems] == ["$"]
 
 
+@pytest.mark.parametrize(
+    ("where", "count", "location", "message"),
+    [
+        ("functions", 1001, "$.functions", "at most 1000 items, not 1001"),
+        ("retries", 101, "$.retries", "at most 100 items, not 101"),
+        ("states", 5000, "$.states", "at most 100 items, not 5000"),
+        ("actions", 101, "$.states[0].actions", "at most 100 items, not 101"),
+        ("on_errors", 101, "$.states[0].on_errors", "at most 100 items, not 101"),
+        ("all actions", 10, "$.states", "at most 1000 actions in all, not 1002"),
+    ],
+)
+def test_list_bounds_are_checked_first(
+    where: str, count: int, location: str, message: str
+) -> None:
+    doc = copy.deepcopy(BASE)
+    doc["start"] = "nowhere"  # not reported: the other checks are skipped
+    if where in ("functions", "retries", "states"):
+        doc[where] = [copy.deepcopy(doc[where][0]) for _ in range(count)]
+    elif where == "all actions":
+        state = doc["states"][0]
+        state["actions"] = state["actions"] * 100
+        doc["states"] = [dict(state, id=f"s{i}") for i in range(10)] + doc["states"][1:]
+    else:
+        state = doc["states"][0]
+        state[where] = [copy.deepcopy(state[where][0]) for _ in range(count)]
+    with pytest.raises(DefinitionError) as info:
+        load_definition(doc)
+    (problem,) = info.value.problems
+    assert problem.location == location
+    assert message in problem.message and "other checks were skipped" in problem.message
+
+
 def test_too_deep() -> None:
     deep: Any = "x"
     for _ in range(400):
