@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from .errors import FlowmapError
-from .merge import MergeOptionError, parse_merge_header
+from .errors import FlowmapError, MergeOptionError
+from .merging import parse_merge_header
 
 __all__ = [
     "ERROR_CODES",

@@ -8,7 +8,7 @@ AWS gives: ``No results for path: $['X']`` when the last step is missing, and
 property otherwise. A path that can select several nodes gives a list.
 
 ResultPath must be a reference path (a singular path into the input); it is
-applied with :func:`flowmap.merge.place`, which creates missing objects,
+applied with :func:`flowmap.place`, which creates missing objects,
 replaces what is there and never changes its argument.
 """
 
