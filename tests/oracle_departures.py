@@ -82,6 +82,13 @@ KNOWN_DEPARTURES: tuple[Departure, ...] = (
         "test_oracle_departure_double_negation",
         corrected=False,
     ),
+    Departure(
+        "negative leading zeros",
+        ("2.3.5.1",),
+        "accepts leading zeros after a minus sign in a number literal (-007)",
+        "test_oracle_departure_negative_leading_zeros",
+        corrected=False,
+    ),
 )
 
 DEPARTURE_NAMES: frozenset[str] = frozenset(d.name for d in KNOWN_DEPARTURES)

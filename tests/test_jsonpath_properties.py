@@ -475,7 +475,12 @@ def test_mutated_queries_are_accepted_exactly_when_the_reference_accepts(
     if accepted:
         assert oracle_accepts(text, departures) or "filter list" in departures
     else:
-        assert departures & {"slice step", "chained comparison", "double negation"}
+        assert departures & {
+            "slice step",
+            "chained comparison",
+            "double negation",
+            "negative leading zeros",
+        }
 
 
 # --- 2. valid queries over documents ------------------------------------------
@@ -671,6 +676,12 @@ _FUNCTION_NAME_CHARS = set(string.ascii_lowercase + string.digits + "_")
 
 
 #: How to recognize each departure of KNOWN_DEPARTURES in a query's text.
+def has_negative_leading_zeros(text: str) -> bool:
+    """A number literal such as ``-007`` (possibly inside a string literal:
+    the pattern only excuses a disagreement, it never hides one)."""
+    return re.search(r"-0[0-9]", text) is not None
+
+
 TEXT_PATTERNS: dict[str, Callable[[str], bool]] = {
     "name": needs_name_fix,
     "current node": has_bare_current_node,
@@ -678,6 +689,7 @@ TEXT_PATTERNS: dict[str, Callable[[str], bool]] = {
     "slice step": has_slice_step_without_colon,
     "chained comparison": has_chained_comparison,
     "double negation": has_double_negation,
+    "negative leading zeros": has_negative_leading_zeros,
 }
 #: ... and in a document.
 DOCUMENT_PATTERNS: dict[str, Callable[[Any], bool]] = {
@@ -910,6 +922,20 @@ def test_oracle_departure_double_negation() -> None:
         assert oracle_accepts(text)  # the departure
         assert departures_in(text) == {"double negation"}
     assert flowmap.query("$[?!(!@.a)]", [{"a": 1}, {}]) == [{"a": 1}]
+
+
+@needs_oracle
+def test_oracle_departure_negative_leading_zeros() -> None:
+    """RFC 9535 section 2.3.5.1: ``int = "0" / (["-"] DIGIT1 *DIGIT)``, so
+    ``-007`` is not a number. jsonpath-rfc9535 1.0 reads it as -7.
+    Regression: found by the mutation property on a random seed.
+    """
+    for text in ("$[?-007==1]", "$.*[? -007199254740993==1]"):
+        with pytest.raises(flowmap.JSONPathSyntaxError):
+            flowmap.compile(text)
+        assert oracle_accepts(text)  # the departure
+        assert departures_in(text) == {"negative leading zeros"}
+    assert flowmap.query("$[?@ == -7]", [-7, 7]) == [-7]
 
 
 @needs_oracle
