@@ -682,7 +682,8 @@ class Runner:
             else:
                 node = NodeRecord(
                     execution_id=record.execution_id,
-                    node_execution_id=str(uuid.uuid4()),
+                    # Unique without the cost of a random id per node.
+                    node_execution_id=f"{record.execution_id}-{len(nodes)}",
                     position=len(nodes),
                     node_id=state.id,
                     node_name=state.name,
@@ -762,7 +763,7 @@ class Runner:
         data: Any,
         deadline: float | None,
     ) -> tuple[Any, str | None]:
-        attempt = _attempt(self._now_ms(), data)
+        attempt = _attempt(self._now_ms(), data, node)
         node.attempts.append(attempt)
         record.last_update_time = attempt["begin_time"]
         await self.store.save_execution(record, (node,))
@@ -792,7 +793,7 @@ class Runner:
                 "state_name": state.name,
                 "attempt": attempt_number,
             }
-            attempt = _attempt(self._now_ms(), None)
+            attempt = _attempt(self._now_ms(), None, node)
             node.attempts.append(attempt)
             failure: FunctionFailure
             try:
@@ -823,6 +824,17 @@ class Runner:
                     attempt["output"] = results
                     for result in results:
                         current = merge_result(current, result)
+                elif len(actions) == 1:
+                    action = actions[0]
+                    event = self._event(
+                        action, current, data, record.merge, constants, context
+                    )
+                    attempt["input"] = event
+                    record.last_update_time = attempt["begin_time"]
+                    await self.store.save_execution(record, (node,))
+                    result = await self._call(definition, action, event, context)
+                    attempt["output"] = result
+                    current = merge_result(current, result)
                 else:
                     inputs: builtins.list[Any] = []
                     outputs: builtins.list[Any] = []
@@ -831,14 +843,14 @@ class Runner:
                             action, current, data, record.merge, constants, context
                         )
                         inputs.append(event)
-                        attempt["input"] = event if len(actions) == 1 else inputs
+                        attempt["input"] = inputs
                         if index == 0:
                             record.last_update_time = attempt["begin_time"]
                             await self.store.save_execution(record, (node,))
                         result = await self._call(definition, action, event, context)
                         outputs.append(result)
                         current = merge_result(current, result)
-                    attempt["output"] = outputs[0] if len(actions) == 1 else outputs
+                    attempt["output"] = outputs
                 if state.output_filter is not None:
                     current = state.output_filter.apply(current)
             except FunctionFailure as exc:
@@ -910,7 +922,7 @@ class Runner:
         )
 
 
-def _attempt(begin: int, input: Any) -> dict[str, Any]:
+def _attempt(begin: int, input: Any, node: NodeRecord) -> dict[str, Any]:
     return {
         "status": "running",
         "input": input,
@@ -918,7 +930,7 @@ def _attempt(begin: int, input: Any) -> dict[str, Any]:
         "begin_time": begin,
         "end_time": None,
         "error_message": None,
-        "request_id": str(uuid.uuid4()),
+        "request_id": f"{node.node_execution_id}-{len(node.attempts) + 1}",
     }
 
 
