@@ -321,7 +321,13 @@ class Runner:
             create_time=create_time,
         )
         await self.wait(execution_id)
-        record, nodes = await self._load(execution_id, None)
+        record = await self.store.get_execution(execution_id)
+        if record is None:
+            raise ExecutionNotFoundError(execution_id)
+        # Node records are only shown for a failure (its errors).
+        nodes = (
+            await self.store.get_nodes(execution_id) if record.status == "fail" else []
+        )
         return sync_response(record, nodes)
 
     async def _new_record(
