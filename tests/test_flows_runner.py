@@ -559,3 +559,16 @@ def test_a_thousand_concurrent_executions_of_a_five_node_flow() -> None:
             assert len(shown["node_execution_details"]) == 5
 
     run(main())
+
+
+def test_deep_documents_fail_cleanly() -> None:
+    deep: Any = {}
+    for _ in range(5000):
+        deep = {"k": deep}
+
+    async def main() -> None:
+        async with Runner(FUNCTIONS) as runner:
+            with pytest.raises(ExecutionInputError, match="nested too deeply"):
+                await runner.start(load_definition(THREE), {"x": 1, "deep": deep})
+
+    run(main())

@@ -366,8 +366,10 @@ class Runner:
         try:
             data = json_copy(input)
             header_data = json_copy(headers) if headers is not None else {}
-        except (TypeError, RecursionError) as exc:
+        except TypeError as exc:
             raise ExecutionInputError("input", f"is not JSON: {exc}") from None
+        except RecursionError:
+            raise ExecutionInputError("input", "is nested too deeply") from None
         now = self._now_ms()
         execution_id = str(uuid.uuid4())
         self._running[execution_id] = (definition, constants)
@@ -577,11 +579,13 @@ class Runner:
             page = await self.store.list_executions(
                 status="running", limit=MAX_LIST, offset=offset
             )
-            offset += len(page)
             for record in page:
-                if record.execution_id in self._tasks or record.owner == self.owner:
-                    continue
-                if not all_owners and _owner_alive(record.owner):
+                if (
+                    record.execution_id in self._tasks
+                    or record.owner == self.owner
+                    or (not all_owners and _owner_alive(record.owner))
+                ):
+                    offset += 1  # stays running: the next page starts after it
                     continue
                 nodes = await self.store.get_nodes(record.execution_id)
                 await self._interrupt(
