@@ -572,3 +572,27 @@ def test_deep_documents_fail_cleanly() -> None:
                 await runner.start(load_definition(THREE), {"x": 1, "deep": deep})
 
     run(main())
+
+
+def test_a_retry_gets_a_fresh_time_limit() -> None:
+    calls = {"n": 0}
+
+    async def once_bad(event: Any, context: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("first call fails")
+        return {"ok": True}
+
+    body = flow([sleep("s", 200, "a"), operation("a", "once_bad")], "once_bad")
+    body["mode"] = "EXPRESS"
+
+    async def main() -> None:
+        clock = ManualClock()
+        async with Runner({"once_bad": once_bad}, clock=clock) as runner:
+            first = await runner.run_sync(load_definition(body), {})
+            assert first["status"] == "fail"
+            clock.advance(3600)  # long after the first run's 5 minutes
+            await runner.retry(first["execution_id"])
+            assert await runner.wait(first["execution_id"]) == "success"
+
+    run(main())

@@ -395,18 +395,20 @@ class Runner:
     def _launch(self, record: ExecutionRecord, *, retry: bool) -> None:
         execution_id = record.execution_id
         loop = asyncio.get_running_loop()
-        task = loop.create_task(
-            self._execute(record, retry), name=f"flowmap-execution-{execution_id}"
-        )
-        self._tasks[execution_id] = task
         timer: asyncio.TimerHandle | None = None
         definition = self._running[execution_id][0]
         timeout = EXPRESS_TIMEOUT if definition.mode == "EXPRESS" else self.timeout
+        # The limit runs from this start (a retry gets a fresh one). Sleep
+        # states and delays check it on the runner's clock; the timer bounds
+        # everything, function calls included, in the loop's time.
+        deadline = None if timeout is None else self.clock.now() + timeout
+        task = loop.create_task(
+            self._execute(record, retry, deadline),
+            name=f"flowmap-execution-{execution_id}",
+        )
+        self._tasks[execution_id] = task
         if timeout is not None:
-            # A real-time bound on everything, function calls included;
-            # Sleep states and delays also check it on the runner's clock.
-            remaining = record.begin_time / 1000 + timeout - self.clock.now()
-            timer = loop.call_later(max(0.0, remaining), self._time_out, execution_id)
+            timer = loop.call_later(timeout, self._time_out, execution_id)
 
         def cleanup(_: object) -> None:
             self._tasks.pop(execution_id, None)
@@ -639,7 +641,9 @@ class Runner:
 
     # -- running ----------------------------------------------------------
 
-    async def _execute(self, record: ExecutionRecord, retry: bool) -> None:
+    async def _execute(
+        self, record: ExecutionRecord, retry: bool, deadline: float | None
+    ) -> None:
         """Run an execution to its end; never raises."""
         nodes: builtins.list[NodeRecord] = []
         try:
@@ -648,7 +652,7 @@ class Runner:
                 nodes = await self.store.get_nodes(record.execution_id)
                 if nodes and nodes[-1].node_id == record.state_id:
                     resume = nodes[-1]
-            await self._run(record, nodes, resume)
+            await self._run(record, nodes, resume, deadline)
         except asyncio.CancelledError:
             status = self._stopping.get(record.execution_id, "cancel")
             await asyncio.shield(
@@ -669,11 +673,10 @@ class Runner:
         record: ExecutionRecord,
         nodes: builtins.list[NodeRecord],
         resume: NodeRecord | None,
+        deadline: float | None,
     ) -> None:
         definition, constants = self._running[record.execution_id]
         store = self.store
-        timeout = EXPRESS_TIMEOUT if definition.mode == "EXPRESS" else self.timeout
-        deadline = None if timeout is None else record.begin_time / 1000 + timeout
         base_context = {
             "execution_id": record.execution_id,
             "workflow_id": record.workflow_id,
