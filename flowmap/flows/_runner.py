@@ -174,6 +174,8 @@ class Runner:
         clock: Clock | None = None,
         timeout: float | None = NORMAL_TIMEOUT,
     ) -> None:
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number, not {timeout!r}")
         if executor is None:
             if functions is None:
                 raise TypeError("a Runner needs functions or an executor")
