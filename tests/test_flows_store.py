@@ -356,3 +356,25 @@ def test_recover_marks_more_than_a_page() -> None:
         ] == ["live"]
 
     run(main())
+
+
+def test_sqlite_saves_from_one_loop_after_another(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "f.db")
+    for i in range(3):
+        run(store.save_execution(execution(f"e{i}")))
+    ids = [r.execution_id for r in run(store.list_executions())]
+    assert sorted(ids) == ["e0", "e1", "e2"]
+    run(store.close())
+
+
+def test_sqlite_group_commit_of_concurrent_saves(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = SQLiteStore(tmp_path / "f.db")
+        await asyncio.gather(
+            *(store.save_execution(execution(f"e{i:03}", begin=i)) for i in range(300))
+        )
+        assert len(await store.list_executions(limit=200)) == 200
+        assert len(await store.list_executions(limit=200, offset=200)) == 100
+        await store.close()
+
+    run(main())

@@ -345,6 +345,7 @@ class SQLiteStore(Store):
         self.path = str(path)
         self._lock = threading.Lock()
         self._pending: list[tuple[_Write, asyncio.Future[None]]] = []
+        self._commit_loop: asyncio.AbstractEventLoop | None = None
         self._db = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30
         )
@@ -507,11 +508,14 @@ class SQLiteStore(Store):
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         self._pending.append((write, done))
-        if len(self._pending) == 1:
+        if self._commit_loop is not loop:
+            # (Also when a commit was due on a loop that ended before it ran.)
+            self._commit_loop = loop
             loop.call_soon(self._commit)
         await done
 
     def _commit(self) -> None:
+        self._commit_loop = None
         batch, self._pending = self._pending, []
         error: BaseException | None = None
         try:
@@ -550,10 +554,13 @@ class SQLiteStore(Store):
         for _, done in batch:
             if done.done():
                 continue
-            if error is None:
-                done.set_result(None)
-            else:
-                done.set_exception(error)
+            try:
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+            except RuntimeError:  # the future's loop has closed meanwhile
+                pass
 
     _EXECUTION_COLUMNS = "execution_id, workflow_id, project_id, record, definition"
 
