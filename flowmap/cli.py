@@ -1,4 +1,4 @@
-"""The ``flowmap`` command: ``flowmap map`` and ``flowmap query``.
+"""The ``flowmap`` command: ``flowmap map``, ``flowmap query`` and ``flowmap run``.
 
 Errors (bad JSON, bad specs, bad paths, missing values) are printed to stderr
 as one readable message, with the caret and spec location where there is
@@ -270,6 +270,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print only the first value (error if none)",
     )
+    from .flows import _cli as flows_cli
+
+    flows_cli.add_parser(sub).set_defaults(handler=flows_cli.command)
     return parser
 
 
