@@ -26,6 +26,8 @@ import operator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._executor import json_clone
+
 __all__ = [
     "TERMINAL",
     "ExecutionRecord",
@@ -202,15 +204,15 @@ def brief(record: ExecutionRecord) -> dict[str, Any]:
 def show(record: ExecutionRecord, nodes: list[NodeRecord]) -> dict[str, Any]:
     """The ``ShowWorkflowExecutionResponse`` shape, sharing nothing."""
     shown = brief(record)
-    shown["headers"] = copy.deepcopy(record.headers)
-    shown["input"] = copy.deepcopy(record.input)
-    shown["output"] = copy.deepcopy(record.output)
+    shown["headers"] = json_clone(record.headers)
+    shown["input"] = json_clone(record.input)
+    shown["output"] = json_clone(record.output)
     shown["node_execution_details"] = [
         {
             "node_id": node.node_id,
             "node_name": node.node_name,
             "execution_id": node.node_execution_id,
-            "executions": [copy.deepcopy(attempt) for attempt in node.attempts],
+            "executions": [json_clone(attempt) for attempt in node.attempts],
         }
         for node in sorted(nodes, key=lambda n: n.position)
     ]
@@ -264,9 +266,7 @@ def sync_response(record: ExecutionRecord, nodes: list[NodeRecord]) -> dict[str,
     return {
         "execution_id": record.execution_id,
         "status": record.status,
-        "output": (
-            copy.deepcopy(record.output) if record.status == "success" else None
-        ),
+        "output": (json_clone(record.output) if record.status == "success" else None),
         "errors": errors,
         "begin_time": format_time(record.begin_time),
         "end_time": format_time(record.end_time),

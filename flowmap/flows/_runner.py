@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import functools
 import json
 import logging
 import os
 import socket
 import uuid
+from collections.abc import Coroutine, Sequence
 from collections.abc import Mapping as MappingABC
 from typing import Any
 
@@ -30,7 +32,12 @@ from ._definition import (
     SleepState,
     load_definition,
 )
-from ._executor import EmbeddedExecutor, Executor, FunctionFailure, json_copy
+from ._executor import (
+    EmbeddedExecutor,
+    Executor,
+    FunctionFailure,
+    json_copy,
+)
 from ._functions import Handler
 from ._records import (
     TERMINAL,
@@ -73,6 +80,7 @@ LIST_WINDOW_MS = 3 * 86_400_000
 _NAMESPACE = uuid.UUID("6f1c7d0e-3b51-4c1e-9a52-6a1b2f1d5c00")
 
 
+@functools.lru_cache(maxsize=1024)
 def adhoc_workflow_id(project_id: str, name: str) -> str:
     """The workflow id of a definition run without being stored first.
 
@@ -80,6 +88,20 @@ def adhoc_workflow_id(project_id: str, name: str) -> str:
     True
     """
     return str(uuid.uuid5(_NAMESPACE, f"{project_id}/{name}"))
+
+
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def _new_id() -> str:
+    """A random (version 4) UUID as text, as ``str(uuid.uuid4())`` but cheaper.
+
+    >>> text = _new_id()
+    >>> uuid.UUID(text).version, uuid.UUID(text).variant == uuid.RFC_4122
+    (4, True)
+    """
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 class _Stop(Exception):
@@ -322,7 +344,7 @@ class Runner:
             workflow_run_id=workflow_run_id,
             create_time=create_time,
         )
-        await self.wait(execution_id)
+        await self._settle(execution_id)
         record = await self.store.get_execution(execution_id)
         if record is None:
             raise ExecutionNotFoundError(execution_id)
@@ -373,7 +395,7 @@ class Runner:
         except RecursionError:
             raise ExecutionInputError("input", "is nested too deeply") from None
         now = self._now_ms()
-        execution_id = str(uuid.uuid4())
+        execution_id = _new_id()
         self._running[execution_id] = (definition, constants)
         return ExecutionRecord(
             execution_id=execution_id,
@@ -609,16 +631,18 @@ class Runner:
         nodes: builtins.list[NodeRecord],
         status: Status,
         message: str,
+        unsaved: builtins.list[NodeRecord] | None = None,
     ) -> None:
         now = self._now_ms()
-        changed = []
+        changed = builtins.list(unsaved or ())
         for node in nodes:
             for attempt in node.attempts:
                 if attempt["status"] == "running":
                     attempt["status"] = status
                     attempt["end_time"] = now
                     attempt["error_message"] = message
-                    changed.append(node)
+                    if node not in changed:
+                        changed.append(node)
         record.status = status
         record.error = message if status == "fail" else None
         record.end_time = now
@@ -642,23 +666,30 @@ class Runner:
             await self.executor.aclose()
 
     # -- running ----------------------------------------------------------
+    #
+    # A node that has ended is saved with the next save of its execution:
+    # the first save of the next node (before anything waits), or the final
+    # one. No await separates the two, so a node's end is committed before
+    # anything else runs and the execution makes one save per node instead
+    # of two. ``unsaved`` holds such nodes until then.
 
     async def _execute(
         self, record: ExecutionRecord, retry: bool, deadline: float | None
     ) -> None:
         """Run an execution to its end; never raises."""
         nodes: builtins.list[NodeRecord] = []
+        unsaved: builtins.list[NodeRecord] = []
         try:
             resume = None
             if retry:
                 nodes = await self.store.get_nodes(record.execution_id)
                 if nodes and nodes[-1].node_id == record.state_id:
                     resume = nodes[-1]
-            await self._run(record, nodes, resume, deadline)
+            await self._run(record, nodes, unsaved, resume, deadline)
         except asyncio.CancelledError:
             status = self._stopping.get(record.execution_id, "cancel")
             await asyncio.shield(
-                self._interrupt(record, nodes, status, _MESSAGES[status])
+                self._interrupt(record, nodes, status, _MESSAGES[status], unsaved)
             )
         except Exception as exc:  # a defect: record it rather than lose it
             log.exception("execution %s failed inside the runner", record.execution_id)
@@ -668,19 +699,21 @@ class Runner:
                     nodes,
                     "fail",
                     f"internal error: {type(exc).__name__}: {exc}",
+                    unsaved,
                 )
 
     async def _run(
         self,
         record: ExecutionRecord,
         nodes: builtins.list[NodeRecord],
+        unsaved: builtins.list[NodeRecord],
         resume: NodeRecord | None,
         deadline: float | None,
     ) -> None:
         definition, constants = self._running[record.execution_id]
-        store = self.store
+        execution_id = record.execution_id
         base_context = {
-            "execution_id": record.execution_id,
+            "execution_id": execution_id,
             "workflow_id": record.workflow_id,
             "workflow_name": record.workflow_name,
             "project_id": record.project_id,
@@ -695,20 +728,22 @@ class Runner:
             if resume is not None:
                 node, resume = resume, None
             else:
+                position = len(nodes)
                 node = NodeRecord(
-                    execution_id=record.execution_id,
+                    execution_id,
                     # Unique without the cost of a random id per node.
-                    node_execution_id=f"{record.execution_id}-{len(nodes)}",
-                    position=len(nodes),
-                    node_id=state.id,
-                    node_name=state.name,
+                    f"{execution_id}-{position}",
+                    position,
+                    state.id,
+                    state.name,
                 )
                 nodes.append(node)
             try:
-                if isinstance(state, OperationState):
+                if type(state) is OperationState:
                     outcome = await self._operation(
                         record,
                         node,
+                        unsaved,
                         state,
                         definition,
                         constants,
@@ -717,31 +752,35 @@ class Runner:
                         deadline,
                     )
                 else:
-                    outcome = await self._sleep(record, node, state, data, deadline)
+                    assert isinstance(state, SleepState)
+                    outcome = await self._sleep(
+                        record, node, unsaved, state, data, deadline
+                    )
             except _Stop as stop:
-                await self._end(record, node, stop.status, None, stop.message)
+                await self._end(record, node, unsaved, stop.status, stop.message)
                 return
             if outcome is None:  # failed, not handled
-                await self._end(record, node, "fail", None, None)
+                await self._end(record, node, unsaved, "fail", None)
                 return
             data, state_id = outcome
-            now = self._now_ms()
+            # The attempt's end is the time of this checkpoint.
+            now: int = node.attempts[-1]["end_time"]
             record.state_id = state_id
             record.state_data = data
             record.last_update_time = now
-            if state_id is None:
-                record.status = "success"
-                record.output = data
-                record.end_time = now
-                record.owner = None
-            await store.save_execution(record, (node,))
+            unsaved.append(node)
+        record.status = "success"
+        record.output = data
+        record.end_time = record.last_update_time
+        record.owner = None
+        await self.store.save_execution(record, _take(unsaved))
 
     async def _end(
         self,
         record: ExecutionRecord,
         node: NodeRecord,
+        unsaved: builtins.list[NodeRecord],
         status: Status,
-        output: Any,
         message: str | None,
     ) -> None:
         now = self._now_ms()
@@ -751,12 +790,12 @@ class Runner:
                 attempt["end_time"] = now
                 attempt["error_message"] = message
         record.status = status
-        record.output = output
+        record.output = None
         record.end_time = now
         record.last_update_time = now
         record.error = message if status == "fail" else None
         record.owner = None
-        await self.store.save_execution(record, (node,))
+        await self.store.save_execution(record, _take(unsaved, node))
 
     def _remaining(self, deadline: float | None) -> float | None:
         if deadline is None:
@@ -774,6 +813,7 @@ class Runner:
         self,
         record: ExecutionRecord,
         node: NodeRecord,
+        unsaved: builtins.list[NodeRecord],
         state: SleepState,
         data: Any,
         deadline: float | None,
@@ -781,7 +821,7 @@ class Runner:
         attempt = _attempt(self._now_ms(), data, node)
         node.attempts.append(attempt)
         record.last_update_time = attempt["begin_time"]
-        await self.store.save_execution(record, (node,))
+        await self.store.save_execution(record, _take(unsaved, node))
         await self._wait(state.duration, deadline)
         attempt["status"] = "success"
         attempt["output"] = data
@@ -792,6 +832,7 @@ class Runner:
         self,
         record: ExecutionRecord,
         node: NodeRecord,
+        unsaved: builtins.list[NodeRecord],
         state: OperationState,
         definition: Definition,
         constants: Any,
@@ -800,16 +841,17 @@ class Runner:
         deadline: float | None,
     ) -> tuple[Any, str | None] | None:
         retries_used: dict[str, int] = {}
+        store = self.store
+        now = self.clock.now
         while True:
-            attempt_number = len(node.attempts) + 1
+            attempt = _attempt(int(now() * 1000), None, node)
+            node.attempts.append(attempt)
             context = {
                 **base_context,
                 "state_id": state.id,
                 "state_name": state.name,
-                "attempt": attempt_number,
+                "attempt": len(node.attempts),
             }
-            attempt = _attempt(self._now_ms(), None, node)
-            node.attempts.append(attempt)
             failure: FunctionFailure
             try:
                 current = (
@@ -818,14 +860,26 @@ class Runner:
                     else state.input_filter.apply(data)
                 )
                 actions = state.actions
-                if state.action_mode == "parallel" and len(actions) > 1:
+                if len(actions) == 1:
+                    # One action: the same in both modes, and the common case.
+                    action = actions[0]
+                    event = self._event(
+                        action, current, data, record.merge, constants, context
+                    )
+                    attempt["input"] = event
+                    record.last_update_time = attempt["begin_time"]
+                    await store.save_execution(record, _take(unsaved, node))
+                    result = await self._call(definition, action, event, context)
+                    attempt["output"] = result
+                    current = merge_result(current, result)
+                elif state.action_mode == "parallel":
                     events = [
                         self._event(a, current, data, record.merge, constants, context)
                         for a in actions
                     ]
                     attempt["input"] = events
                     record.last_update_time = attempt["begin_time"]
-                    await self.store.save_execution(record, (node,))
+                    await store.save_execution(record, _take(unsaved, node))
                     results = await asyncio.gather(
                         *(
                             self._call(definition, a, e, context)
@@ -839,17 +893,6 @@ class Runner:
                     attempt["output"] = results
                     for result in results:
                         current = merge_result(current, result)
-                elif len(actions) == 1:
-                    action = actions[0]
-                    event = self._event(
-                        action, current, data, record.merge, constants, context
-                    )
-                    attempt["input"] = event
-                    record.last_update_time = attempt["begin_time"]
-                    await self.store.save_execution(record, (node,))
-                    result = await self._call(definition, action, event, context)
-                    attempt["output"] = result
-                    current = merge_result(current, result)
                 else:
                     inputs: builtins.list[Any] = []
                     outputs: builtins.list[Any] = []
@@ -861,7 +904,7 @@ class Runner:
                         attempt["input"] = inputs
                         if index == 0:
                             record.last_update_time = attempt["begin_time"]
-                            await self.store.save_execution(record, (node,))
+                            await store.save_execution(record, _take(unsaved, node))
                         result = await self._call(definition, action, event, context)
                         outputs.append(result)
                         current = merge_result(current, result)
@@ -874,10 +917,10 @@ class Runner:
                 failure = FunctionFailure.from_exception(exc)
             else:
                 attempt["status"] = "success"
-                attempt["end_time"] = self._now_ms()
+                attempt["end_time"] = int(now() * 1000)
                 return current, state.transition
             attempt["status"] = "fail"
-            attempt["end_time"] = self._now_ms()
+            attempt["end_time"] = int(now() * 1000)
             attempt["error_message"] = str(failure)
             handler = next(
                 (
@@ -895,7 +938,7 @@ class Runner:
                 if used < policy.max_attempts:
                     retries_used[policy.name] = used + 1
                     record.last_update_time = attempt["end_time"]
-                    await self.store.save_execution(record, (node,))
+                    await store.save_execution(record, _take(unsaved, node))
                     await self._wait(policy.delay, deadline)
                     continue
             if handler.transition is None:
@@ -924,17 +967,29 @@ class Runner:
             event = flowmap.merge(entering, event)
         return event
 
-    async def _call(
+    def _call(
         self,
         definition: Definition,
         action: Action,
         event: Any,
         context: dict[str, Any],
-    ) -> Any:
+    ) -> Coroutine[Any, Any, Any]:
         function = definition.function(action.function_ref.ref_name)
-        return await self.executor.invoke(
-            function.name, function.operation, event, context
-        )
+        return self.executor.invoke(function.name, function.operation, event, context)
+
+
+def _take(
+    unsaved: builtins.list[NodeRecord], node: NodeRecord | None = None
+) -> Sequence[NodeRecord]:
+    """The nodes a save writes: those not saved yet, and ``node``; empties
+    ``unsaved``."""
+    if not unsaved:
+        return () if node is None else (node,)
+    taken = unsaved.copy()
+    unsaved.clear()
+    if node is not None:
+        taken.append(node)
+    return taken
 
 
 def _attempt(begin: int, input: Any, node: NodeRecord) -> dict[str, Any]:

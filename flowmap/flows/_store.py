@@ -206,7 +206,7 @@ class MemoryStore(Store):
                     node.position,
                     node.node_id,
                     node.node_name,
-                    [attempt.copy() for attempt in node.attempts],
+                    [*map(dict.copy, node.attempts)],
                 )
 
     async def get_execution(
@@ -228,7 +228,7 @@ class MemoryStore(Store):
                 position=f[2],
                 node_id=f[3],
                 node_name=f[4],
-                attempts=[attempt.copy() for attempt in f[5]],
+                attempts=[*map(dict.copy, f[5])],
             )
             for f in self._nodes.get(execution_id, {}).values()
         ]
