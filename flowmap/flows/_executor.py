@@ -65,7 +65,13 @@ class Executor(Protocol):
     async def invoke(
         self, name: str, operation: str, event: Any, context: dict[str, Any]
     ) -> Any:
-        """Call the function; its result, or raise :class:`FunctionFailure`."""
+        """Call the function; its result, or raise :class:`FunctionFailure`.
+
+        ``event`` may be shared with the runner's records: an executor must
+        not let the function change it (copy it, or send it elsewhere).
+        ``context`` is a new dict made for this call, sharing nothing: the
+        executor may hand it to the function as it is.
+        """
         ...
 
     def missing(self, functions: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -97,12 +103,12 @@ def json_copy(value: Any) -> Any:
             for key in value:
                 if type(key) is not str:
                     raise TypeError(f"object key {key!r} is not a string")
-        if _PLAIN.issuperset(map(type, value.values())):
-            return value.copy()
-        return {
-            key: item if type(item) in _PLAIN else json_copy(item)
-            for key, item in value.items()
-        }
+        copied = value.copy()
+        if not _PLAIN.issuperset(map(type, value.values())):
+            for key, item in value.items():
+                if type(item) not in _PLAIN:
+                    copied[key] = json_copy(item)
+        return copied
     if kind is list or kind is tuple:
         if _PLAIN.issuperset(map(type, value)):
             return list(value)
@@ -164,8 +170,9 @@ class EmbeddedExecutor:
 
     An ``async`` handler is awaited on the loop; a plain one runs in a
     thread pool (``max_workers`` threads) so it never blocks the loop. The
-    handler gets its own copy of the event and the context, and its result
-    is copied too, so nothing it keeps can change a record or another node.
+    handler gets its own copy of the event (and the context, which the
+    runner makes for each call), and its result is copied too, so nothing it
+    keeps can change a record or another node.
 
     >>> import asyncio
     >>> ex = EmbeddedExecutor({"double": lambda event, context: event * 2})
@@ -211,10 +218,10 @@ class EmbeddedExecutor:
             )
         handler, is_async = found
         try:
-            # Both are JSON made by the runner from checked values: a copy
-            # without checks keeps the handler from sharing anything.
+            # JSON made by the runner from checked values: a copy without
+            # checks keeps the handler from sharing anything. (The context is
+            # new for this call already.)
             event = json_clone(event)
-            context = json_clone(context)
         except RecursionError:
             raise FunctionFailure(
                 "InvalidEvent", f"the event of function {name} is nested too deeply"

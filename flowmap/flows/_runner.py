@@ -36,6 +36,7 @@ from ._executor import (
     EmbeddedExecutor,
     Executor,
     FunctionFailure,
+    json_clone,
     json_copy,
 )
 from ._functions import Handler
@@ -216,6 +217,11 @@ class Runner:
         self._by_object: dict[int, tuple[Definition, dict[str, Any], Any]] = {}
         # The definition each execution of this runner runs.
         self._running: dict[str, tuple[Definition, Any]] = {}
+        # Who waits for an execution to end, and when it times out.
+        self._waiters: dict[str, builtins.list[asyncio.Future[None]]] = {}
+        self._deadlines: dict[str, float] = {}
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._watch_loop: asyncio.AbstractEventLoop | None = None
 
     async def __aenter__(self) -> Runner:
         return self
@@ -419,12 +425,11 @@ class Runner:
     def _launch(self, record: ExecutionRecord, *, retry: bool) -> None:
         execution_id = record.execution_id
         loop = asyncio.get_running_loop()
-        timer: asyncio.TimerHandle | None = None
         definition = self._running[execution_id][0]
         timeout = EXPRESS_TIMEOUT if definition.mode == "EXPRESS" else self.timeout
         # The limit runs from this start (a retry gets a fresh one). Sleep
-        # states and delays check it on the runner's clock; the timer bounds
-        # everything, function calls included, in the loop's time.
+        # states and delays check it on the runner's clock; the watchdog
+        # bounds everything, function calls included, in the loop's time.
         deadline = None if timeout is None else self.clock.now() + timeout
         task = loop.create_task(
             self._execute(record, retry, deadline),
@@ -432,25 +437,63 @@ class Runner:
         )
         self._tasks[execution_id] = task
         if timeout is not None:
-            timer = loop.call_later(timeout, self._time_out, execution_id)
-
-        def cleanup(_: object) -> None:
-            self._tasks.pop(execution_id, None)
-            self._running.pop(execution_id, None)
-            self._stopping.pop(execution_id, None)
+            self._arm(loop, execution_id, loop.time() + timeout)
 
         def done(finished: asyncio.Task[None]) -> None:
-            if timer is not None:
-                timer.cancel()
-            if finished.cancelled() and self._tasks.get(execution_id) is finished:
+            if self._tasks.get(execution_id) is not finished:
+                return  # _execute finished it
+            if finished.cancelled():
                 # Cancelled before it began: record that in a follow-up task.
                 follow = loop.create_task(self._interrupt_unstarted(execution_id))
                 self._tasks[execution_id] = follow
-                follow.add_done_callback(cleanup)
+                follow.add_done_callback(lambda _: self._finish(execution_id))
                 return
-            cleanup(finished)
+            self._finish(execution_id)
 
         task.add_done_callback(done)
+
+    def _finish(self, execution_id: str) -> None:
+        """The execution no longer runs here: forget it, wake its waiters."""
+        self._tasks.pop(execution_id, None)
+        self._running.pop(execution_id, None)
+        self._stopping.pop(execution_id, None)
+        # (The watchdog stays set: when it goes off it finds what is due.)
+        self._deadlines.pop(execution_id, None)
+        for waiter in self._waiters.pop(execution_id, ()):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _arm(
+        self, loop: asyncio.AbstractEventLoop, execution_id: str, when: float
+    ) -> None:
+        """Time the execution out at ``when`` (loop time).
+
+        One timer (the watchdog) serves every execution: it is set for the
+        earliest deadline, so a start costs a dict entry, not a timer.
+        """
+        self._deadlines[execution_id] = when
+        dog = self._watchdog
+        if dog is None or self._watch_loop is not loop or when < dog.when():
+            if dog is not None:
+                dog.cancel()
+            self._watch_loop = loop
+            self._watchdog = loop.call_at(when, self._watch)
+
+    def _watch(self) -> None:
+        self._watchdog = None
+        loop = self._watch_loop
+        if loop is None:
+            return
+        now = loop.time()
+        later: float | None = None
+        for execution_id, when in builtins.list(self._deadlines.items()):
+            if when <= now:
+                del self._deadlines[execution_id]
+                self._time_out(execution_id)
+            elif later is None or when < later:
+                later = when
+        if later is not None:
+            self._watchdog = loop.call_at(later, self._watch)
 
     async def _interrupt_unstarted(self, execution_id: str) -> None:
         record = await self.store.get_execution(execution_id)
@@ -460,16 +503,15 @@ class Runner:
             await self._interrupt(record, nodes, status, _MESSAGES[status])
 
     async def _settle(self, execution_id: str) -> None:
-        """Wait until this runner no longer runs the execution."""
-        while (task := self._tasks.get(execution_id)) is not None:
-            if task.done():
-                await asyncio.sleep(0)  # let its done callback run
-                continue
-            try:
-                await asyncio.shield(task)
-            except asyncio.CancelledError:
-                if not task.done():
-                    raise  # we were cancelled, not the execution
+        """Wait until this runner no longer runs the execution.
+
+        (A waiter is woken by :meth:`_finish`: cancelling the wait leaves the
+        execution running.)
+        """
+        while execution_id in self._tasks:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.setdefault(execution_id, []).append(waiter)
+            await waiter
 
     def _time_out(self, execution_id: str) -> None:
         task = self._tasks.get(execution_id)
@@ -701,6 +743,9 @@ class Runner:
                     f"internal error: {type(exc).__name__}: {exc}",
                     unsaved,
                 )
+        finally:
+            if self._tasks.get(record.execution_id) is asyncio.current_task():
+                self._finish(record.execution_id)
 
     async def _run(
         self,
@@ -975,7 +1020,10 @@ class Runner:
         context: dict[str, Any],
     ) -> Coroutine[Any, Any, Any]:
         function = definition.function(action.function_ref.ref_name)
-        return self.executor.invoke(function.name, function.operation, event, context)
+        # The context is the executor's own (see Executor.invoke): a new dict,
+        # with the one container in it, the headers, copied.
+        own = {**context, "headers": json_clone(context["headers"])}
+        return self.executor.invoke(function.name, function.operation, event, own)
 
 
 def _take(
