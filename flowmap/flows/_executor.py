@@ -244,6 +244,8 @@ class EmbeddedExecutor:
             if isinstance(exc, (KeyboardInterrupt, GeneratorExit)):
                 raise
             raise FunctionFailure.from_exception(exc) from None
+        if result is None:
+            return None
         try:
             return json_copy(result)
         except (TypeError, RecursionError) as exc:

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Coroutine, Sequence
 from collections.abc import Mapping as MappingABC
@@ -387,7 +388,7 @@ class Runner:
                 "start() needs a Definition or a workflow id, "
                 f"not {type(target).__name__}"
             )
-        if not isinstance(input, MappingABC):
+        if type(input) is not dict and not isinstance(input, MappingABC):
             raise ExecutionInputError("input", f"must be an object, not {_kind(input)}")
         if headers is not None and not isinstance(headers, MappingABC):
             raise ExecutionInputError(
@@ -768,6 +769,9 @@ class Runner:
         }
         data = record.state_data
         state_id = record.state_id
+        store = self.store
+        clock = self.clock
+        now = time.time if type(clock) is SystemClock else clock.now
         while state_id is not None:
             state = definition.state(state_id)
             if resume is not None:
@@ -784,7 +788,59 @@ class Runner:
                 )
                 nodes.append(node)
             try:
-                if type(state) is OperationState:
+                outcome: tuple[Any, str | None] | None = None
+                failed: tuple[dict[str, Any], FunctionFailure] | None = None
+                operation = isinstance(state, OperationState)
+                fast = (
+                    isinstance(state, OperationState)
+                    and len(state.actions) == 1
+                    and not node.attempts
+                )
+                if fast:
+                    assert isinstance(state, OperationState)
+                    # The common case inline, which saves a coroutine per
+                    # node: the first attempt of a state with one action. A
+                    # failure goes on in _operation (on_errors, retries).
+                    begin = int(now() * 1000)
+                    attempt = _attempt(begin, None, node)
+                    node.attempts.append(attempt)
+                    context = {
+                        **base_context,
+                        "state_id": state.id,
+                        "state_name": state.name,
+                        "attempt": 1,
+                    }
+                    try:
+                        current = (
+                            data
+                            if state.input_filter is None
+                            else state.input_filter.apply(data)
+                        )
+                        action = state.actions[0]
+                        event = self._event(
+                            action, current, data, record.merge, constants, context
+                        )
+                        attempt["input"] = event
+                        record.last_update_time = begin
+                        await store.save_execution(
+                            record, _take(unsaved, node) if unsaved else (node,)
+                        )
+                        result = await self._call(definition, action, event, context)
+                        attempt["output"] = result
+                        if result is not None:
+                            current = merge_result(current, result)
+                        if state.output_filter is not None:
+                            current = state.output_filter.apply(current)
+                    except FunctionFailure as exc:
+                        failed = (attempt, exc)
+                    except flowmap.FlowmapError as exc:
+                        failed = (attempt, FunctionFailure.from_exception(exc))
+                    else:
+                        attempt["status"] = "success"
+                        attempt["end_time"] = int(now() * 1000)
+                        outcome = (current, state.transition)
+                if operation and (not fast or failed is not None):
+                    assert isinstance(state, OperationState)
                     outcome = await self._operation(
                         record,
                         node,
@@ -795,9 +851,9 @@ class Runner:
                         base_context,
                         data,
                         deadline,
+                        failed,
                     )
-                else:
-                    assert isinstance(state, SleepState)
+                elif isinstance(state, SleepState):
                     outcome = await self._sleep(
                         record, node, unsaved, state, data, deadline
                     )
@@ -809,10 +865,9 @@ class Runner:
                 return
             data, state_id = outcome
             # The attempt's end is the time of this checkpoint.
-            now: int = node.attempts[-1]["end_time"]
             record.state_id = state_id
             record.state_data = data
-            record.last_update_time = now
+            record.last_update_time = node.attempts[-1]["end_time"]
             unsaved.append(node)
         record.status = "success"
         record.output = data
@@ -884,86 +939,102 @@ class Runner:
         base_context: dict[str, Any],
         data: Any,
         deadline: float | None,
+        failed: tuple[dict[str, Any], FunctionFailure] | None = None,
     ) -> tuple[Any, str | None] | None:
+        """Run a state's attempts to its outcome: the data and the next
+        state, or None when it failed unhandled. ``failed`` is a first
+        attempt that _run has made and that failed, with its failure."""
         retries_used: dict[str, int] = {}
         store = self.store
-        now = self.clock.now
+        clock = self.clock
+        now = time.time if type(clock) is SystemClock else clock.now
+        attempts = node.attempts
         while True:
-            attempt = _attempt(int(now() * 1000), None, node)
-            node.attempts.append(attempt)
-            context = {
-                **base_context,
-                "state_id": state.id,
-                "state_name": state.name,
-                "attempt": len(node.attempts),
-            }
             failure: FunctionFailure
-            try:
-                current = (
-                    data
-                    if state.input_filter is None
-                    else state.input_filter.apply(data)
-                )
-                actions = state.actions
-                if len(actions) == 1:
-                    # One action: the same in both modes, and the common case.
-                    action = actions[0]
-                    event = self._event(
-                        action, current, data, record.merge, constants, context
+            if failed is not None:
+                attempt, failure = failed
+                failed = None
+            else:
+                number = len(attempts) + 1
+                begin = int(now() * 1000)
+                attempt = _attempt(begin, None, node)
+                attempts.append(attempt)
+                context = {
+                    **base_context,
+                    "state_id": state.id,
+                    "state_name": state.name,
+                    "attempt": number,
+                }
+                try:
+                    current = (
+                        data
+                        if state.input_filter is None
+                        else state.input_filter.apply(data)
                     )
-                    attempt["input"] = event
-                    record.last_update_time = attempt["begin_time"]
-                    await store.save_execution(record, _take(unsaved, node))
-                    result = await self._call(definition, action, event, context)
-                    attempt["output"] = result
-                    current = merge_result(current, result)
-                elif state.action_mode == "parallel":
-                    events = [
-                        self._event(a, current, data, record.merge, constants, context)
-                        for a in actions
-                    ]
-                    attempt["input"] = events
-                    record.last_update_time = attempt["begin_time"]
-                    await store.save_execution(record, _take(unsaved, node))
-                    results = await asyncio.gather(
-                        *(
-                            self._call(definition, a, e, context)
-                            for a, e in zip(actions, events)
-                        ),
-                        return_exceptions=True,
-                    )
-                    for result in results:
-                        if isinstance(result, BaseException):
-                            raise result
-                    attempt["output"] = results
-                    for result in results:
-                        current = merge_result(current, result)
-                else:
-                    inputs: builtins.list[Any] = []
-                    outputs: builtins.list[Any] = []
-                    for index, action in enumerate(actions):
+                    actions = state.actions
+                    if len(actions) == 1:
+                        # One action: the same in both modes.
+                        action = actions[0]
                         event = self._event(
                             action, current, data, record.merge, constants, context
                         )
-                        inputs.append(event)
-                        attempt["input"] = inputs
-                        if index == 0:
-                            record.last_update_time = attempt["begin_time"]
-                            await store.save_execution(record, _take(unsaved, node))
+                        attempt["input"] = event
+                        record.last_update_time = begin
+                        await store.save_execution(record, _take(unsaved, node))
                         result = await self._call(definition, action, event, context)
-                        outputs.append(result)
+                        attempt["output"] = result
                         current = merge_result(current, result)
-                    attempt["output"] = outputs
-                if state.output_filter is not None:
-                    current = state.output_filter.apply(current)
-            except FunctionFailure as exc:
-                failure = exc
-            except flowmap.FlowmapError as exc:
-                failure = FunctionFailure.from_exception(exc)
-            else:
-                attempt["status"] = "success"
-                attempt["end_time"] = int(now() * 1000)
-                return current, state.transition
+                    elif state.action_mode == "parallel":
+                        events = [
+                            self._event(
+                                a, current, data, record.merge, constants, context
+                            )
+                            for a in actions
+                        ]
+                        attempt["input"] = events
+                        record.last_update_time = begin
+                        await store.save_execution(record, _take(unsaved, node))
+                        results = await asyncio.gather(
+                            *(
+                                self._call(definition, a, e, context)
+                                for a, e in zip(actions, events)
+                            ),
+                            return_exceptions=True,
+                        )
+                        for result in results:
+                            if isinstance(result, BaseException):
+                                raise result
+                        attempt["output"] = results
+                        for result in results:
+                            current = merge_result(current, result)
+                    else:
+                        inputs: builtins.list[Any] = []
+                        outputs: builtins.list[Any] = []
+                        for index, action in enumerate(actions):
+                            event = self._event(
+                                action, current, data, record.merge, constants, context
+                            )
+                            inputs.append(event)
+                            attempt["input"] = inputs
+                            if index == 0:
+                                record.last_update_time = begin
+                                await store.save_execution(record, _take(unsaved, node))
+                            result = await self._call(
+                                definition, action, event, context
+                            )
+                            outputs.append(result)
+                            current = merge_result(current, result)
+                        attempt["output"] = outputs
+                    if state.output_filter is not None:
+                        current = state.output_filter.apply(current)
+                except FunctionFailure as exc:
+                    failure = exc
+                except flowmap.FlowmapError as exc:
+                    failure = FunctionFailure.from_exception(exc)
+                else:
+                    attempt["status"] = "success"
+                    attempt["end_time"] = int(now() * 1000)
+                    return current, state.transition
             attempt["status"] = "fail"
             attempt["end_time"] = int(now() * 1000)
             attempt["error_message"] = str(failure)
@@ -1022,7 +1093,8 @@ class Runner:
         function = definition.function(action.function_ref.ref_name)
         # The context is the executor's own (see Executor.invoke): a new dict,
         # with the one container in it, the headers, copied.
-        own = {**context, "headers": json_clone(context["headers"])}
+        headers = context["headers"]
+        own = {**context, "headers": json_clone(headers) if headers else {}}
         return self.executor.invoke(function.name, function.operation, event, own)
 
 
