@@ -321,13 +321,16 @@ class Runner:
             workflow_run_id=workflow_run_id,
             create_time=create_time,
         )
+        await self._start(record)
+        return record.execution_id
+
+    async def _start(self, record: ExecutionRecord) -> None:
         try:
             await self.store.save_execution(record)
         except BaseException:
             self._running.pop(record.execution_id, None)
             raise
         self._launch(record, retry=False)
-        return record.execution_id
 
     async def run_sync(
         self,
@@ -342,7 +345,7 @@ class Runner:
     ) -> dict[str, Any]:
         """Start an execution, wait for its end, and return the
         ``StartSyncWorkflowExecutionResponse`` shape."""
-        execution_id = await self.start(
+        ran = await self._new_record(
             definition_or_workflow_id,
             input,
             headers=headers,
@@ -351,8 +354,14 @@ class Runner:
             workflow_run_id=workflow_run_id,
             create_time=create_time,
         )
+        await self._start(ran)
+        execution_id = ran.execution_id
         await self._settle(execution_id)
-        record = await self.store.get_execution(execution_id)
+        if ran.status in ("success", "timeout", "cancel"):
+            # This runner's own record of the execution, as it saved it last.
+            record: ExecutionRecord | None = ran
+        else:  # (a failure needs its nodes; or another task recorded the end)
+            record = await self.store.get_execution(execution_id)
         if record is None:
             raise ExecutionNotFoundError(execution_id)
         # Node records are only shown for a failure (its errors).
@@ -802,7 +811,15 @@ class Runner:
                     # node: the first attempt of a state with one action. A
                     # failure goes on in _operation (on_errors, retries).
                     begin = int(now() * 1000)
-                    attempt = _attempt(begin, None, node)
+                    attempt = {
+                        "status": "running",
+                        "input": None,
+                        "output": None,
+                        "begin_time": begin,
+                        "end_time": None,
+                        "error_message": None,
+                        "request_id": f"{node.node_execution_id}-1",
+                    }
                     node.attempts.append(attempt)
                     context = {
                         **base_context,
@@ -817,9 +834,15 @@ class Runner:
                             else state.input_filter.apply(data)
                         )
                         action = state.actions[0]
-                        event = self._event(
-                            action, current, data, record.merge, constants, context
-                        )
+                        mapping = action.mapping
+                        if mapping is None:
+                            event = current
+                        else:
+                            event = mapping.apply(
+                                current, constants=constants, context=context
+                            )
+                            if record.merge:
+                                event = flowmap.merge(data, event)
                         attempt["input"] = event
                         record.last_update_time = begin
                         await store.save_execution(
