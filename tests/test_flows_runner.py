@@ -441,7 +441,12 @@ json_values = st.recursive(
 )
 ALIAS_FLOW = flow(
     [
-        operation("a", "mutate", {"v": "$.v", "w": ["$.w"], "h": "$$.headers"}, "b"),
+        operation(
+            "a",
+            "mutate",
+            {"v": "$.v", "w": ["$.w"], "h": "$$.headers", "c": "$$"},
+            "b",
+        ),
         operation("b", "mutate", None, "c"),
         operation("c", "echo", {"all": "$"}),
     ],

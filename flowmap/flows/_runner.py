@@ -779,6 +779,8 @@ class Runner:
         data = record.state_data
         state_id = record.state_id
         store = self.store
+        executor = self.executor
+        headers = record.headers
         clock = self.clock
         now = time.time if type(clock) is SystemClock else clock.now
         while state_id is not None:
@@ -848,7 +850,15 @@ class Runner:
                         await store.save_execution(
                             record, _take(unsaved, node) if unsaved else (node,)
                         )
-                        result = await self._call(definition, action, event, context)
+                        function = definition.function(action.function_ref.ref_name)
+                        # A new context for the function, as in _call.
+                        own = {
+                            **context,
+                            "headers": json_clone(headers) if headers else {},
+                        }
+                        result = await executor.invoke(
+                            function.name, function.operation, event, own
+                        )
                         attempt["output"] = result
                         if result is not None:
                             current = merge_result(current, result)

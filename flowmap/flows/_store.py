@@ -194,12 +194,14 @@ class MemoryStore(Store):
     async def save_execution(
         self, record: ExecutionRecord, nodes: Sequence[NodeRecord] = ()
     ) -> None:
-        self._executions[record.execution_id] = execution_fields(record)
+        execution_id = record.execution_id
+        self._executions[execution_id] = execution_fields(record)
         if nodes:
-            kept = self._nodes.get(record.execution_id)
+            kept = self._nodes.get(execution_id)
             if kept is None:
-                kept = self._nodes[record.execution_id] = {}
+                kept = self._nodes[execution_id] = {}
             for node in nodes:
+                # The attempt dicts are copied: the caller may change them.
                 kept[node.node_execution_id] = (
                     node.execution_id,
                     node.node_execution_id,
