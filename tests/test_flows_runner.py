@@ -477,6 +477,13 @@ def test_no_node_shares_a_container_with_another_or_the_caller(
     # nothing recorded, and no recorded value shares a container with another.
     assert json.dumps([payload, headers]) == before
     assert shown["input"] == payload
+    assert shown["headers"] == headers
+    # What node a's function changed in its event and context is not in the
+    # record of its input (its context included, mapped whole as "c").
+    recorded = shown["node_execution_details"][0]["executions"][0]["input"]
+    assert "mutated" not in recorded
+    assert recorded["h"] == headers and recorded["c"]["headers"] == headers
+    assert "mutated" not in recorded["w"]
     values = [payload, headers, shown["input"], shown["output"], shown["headers"]]
     for detail in shown["node_execution_details"]:
         for attempt in detail["executions"]:
