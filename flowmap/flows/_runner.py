@@ -1,10 +1,12 @@
 """The runner: executes flow definitions, records every step in a store.
 
-An execution moves from state to state. Before each state the runner saves a
-checkpoint (the state's id and the data entering it) with the execution, and
-each attempt of a state is saved as it begins and as it ends, so that a
-store always holds where an execution is and what it did. See docs/flows.md
-for the data flow, errors and retries, and the records.
+An execution moves from state to state. As each attempt of a state begins
+the runner saves it with a checkpoint of the execution (the state's id and
+the data entering it); its end is saved with the next save (the next
+attempt's beginning, a retry's delay, or the execution's end), which follows
+with nothing awaited in between. So a store always holds where an execution
+is and what it did, at one save per node. See docs/flows.md for the data
+flow, errors and retries, and the records.
 """
 
 from __future__ import annotations
