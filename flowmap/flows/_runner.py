@@ -798,6 +798,7 @@ class Runner:
                     position,
                     state.id,
                     state.name,
+                    [],
                 )
                 nodes.append(node)
             try:
@@ -874,7 +875,9 @@ class Runner:
                         attempt["status"] = "success"
                         attempt["end_time"] = int(now() * 1000)
                         outcome = (current, state.transition)
-                if operation and (not fast or failed is not None):
+                if fast and failed is None:
+                    pass
+                elif operation:
                     assert isinstance(state, OperationState)
                     outcome = await self._operation(
                         record,
