@@ -15,6 +15,7 @@ import asyncio
 import builtins
 import contextlib
 import functools
+import heapq
 import json
 import logging
 import os
@@ -223,6 +224,7 @@ class Runner:
         # Who waits for an execution to end, and when it times out.
         self._waiters: dict[str, builtins.list[asyncio.Future[None]]] = {}
         self._deadlines: dict[str, float] = {}
+        self._deadline_heap: builtins.list[tuple[float, str]] = []
         self._watchdog: asyncio.TimerHandle | None = None
         self._watch_loop: asyncio.AbstractEventLoop | None = None
 
@@ -481,9 +483,18 @@ class Runner:
         """Time the execution out at ``when`` (loop time).
 
         One timer (the watchdog) serves every execution: it is set for the
-        earliest deadline, so a start costs a dict entry, not a timer.
+        earliest deadline in a heap, so a start costs a heap push, not a
+        timer. Entries of executions that have ended stay in the heap until
+        it is due or twice as long as needed, then it is rebuilt.
         """
-        self._deadlines[execution_id] = when
+        deadlines = self._deadlines
+        deadlines[execution_id] = when
+        heap = self._deadline_heap
+        if len(heap) > 2 * len(deadlines) + 256:
+            heap[:] = [(at, key) for key, at in deadlines.items()]
+            heapq.heapify(heap)
+        else:
+            heapq.heappush(heap, (when, execution_id))
         dog = self._watchdog
         if dog is None or self._watch_loop is not loop or when < dog.when():
             if dog is not None:
@@ -497,15 +508,17 @@ class Runner:
         if loop is None:
             return
         now = loop.time()
-        later: float | None = None
-        for execution_id, when in builtins.list(self._deadlines.items()):
-            if when <= now:
-                del self._deadlines[execution_id]
+        heap = self._deadline_heap
+        deadlines = self._deadlines
+        while heap and heap[0][0] <= now:
+            when, execution_id = heapq.heappop(heap)
+            if deadlines.get(execution_id) == when:
+                del deadlines[execution_id]
                 self._time_out(execution_id)
-            elif later is None or when < later:
-                later = when
-        if later is not None:
-            self._watchdog = loop.call_at(later, self._watch)
+        while heap and deadlines.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)  # an execution that has ended
+        if heap:
+            self._watchdog = loop.call_at(heap[0][0], self._watch)
 
     async def _interrupt_unstarted(self, execution_id: str) -> None:
         record = await self.store.get_execution(execution_id)
