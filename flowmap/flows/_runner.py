@@ -708,7 +708,7 @@ class Runner:
                     attempt["status"] = status
                     attempt["end_time"] = now
                     attempt["error_message"] = message
-                    if node not in changed:
+                    if all(node is not other for other in changed):
                         changed.append(node)
         record.status = status
         record.error = message if status == "fail" else None
