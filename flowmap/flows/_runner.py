@@ -109,6 +109,10 @@ def _new_id() -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
+_Step = tuple[OperationState | SleepState, str | None, str | None]
+"""A state, and the name and operation of its function if it has one action."""
+
+
 class _Stop(Exception):
     """The execution ends here with ``status`` (timeout)."""
 
@@ -219,6 +223,7 @@ class Runner:
         self._stopping: dict[str, Status] = {}
         self._by_text: dict[str, tuple[Definition, Any]] = {}
         self._by_object: dict[int, tuple[Definition, dict[str, Any], Any]] = {}
+        self._plans: dict[int, tuple[Definition, dict[str, _Step]]] = {}
         # The definition each execution of this runner runs.
         self._running: dict[str, tuple[Definition, Any]] = {}
         # Who waits for an execution to end, and when it times out.
@@ -248,6 +253,25 @@ class Runner:
                 self._by_text.pop(next(iter(self._by_text)))
             self._by_text[key] = found
         return found
+
+    def _plan(self, definition: Definition) -> dict[str, _Step]:
+        """Each state of a definition by id, with the function (name and
+        operation) of a state with one action; computed once per object."""
+        found = self._plans.get(id(definition))
+        if found is None or found[0] is not definition:
+            plan: dict[str, _Step] = {}
+            for state in definition.states:
+                if isinstance(state, OperationState) and len(state.actions) == 1:
+                    ref = state.actions[0].function_ref.ref_name
+                    function = definition.function(ref)
+                    plan[state.id] = (state, function.name, function.operation)
+                else:
+                    plan[state.id] = (state, None, None)
+            found = (definition, plan)
+            if len(self._plans) >= _CACHE:
+                self._plans.pop(next(iter(self._plans)))
+            self._plans[id(definition)] = found
+        return found[1]
 
     def _prepared(self, definition: Definition) -> tuple[dict[str, Any], Any]:
         """A definition's body and constants, computed once per object."""
@@ -798,8 +822,9 @@ class Runner:
         headers = record.headers
         clock = self.clock
         now = time.time if type(clock) is SystemClock else clock.now
+        plan = self._plan(definition)
         while state_id is not None:
-            state = definition.state(state_id)
+            state, function_name, function_urn = plan[state_id]
             if resume is not None:
                 node, resume = resume, None
             else:
@@ -818,11 +843,7 @@ class Runner:
                 outcome: tuple[Any, str | None] | None = None
                 failed: tuple[dict[str, Any], FunctionFailure] | None = None
                 operation = isinstance(state, OperationState)
-                fast = (
-                    isinstance(state, OperationState)
-                    and len(state.actions) == 1
-                    and not node.attempts
-                )
+                fast = function_name is not None and not node.attempts
                 if fast:
                     assert isinstance(state, OperationState)
                     # The common case inline, which saves a coroutine per
@@ -866,14 +887,14 @@ class Runner:
                         await store.save_execution(
                             record, _take(unsaved, node) if unsaved else (node,)
                         )
-                        function = definition.function(action.function_ref.ref_name)
                         # A new context for the function, as in _call.
                         own = {
                             **context,
                             "headers": json_clone(headers) if headers else {},
                         }
+                        assert function_name is not None and function_urn is not None
                         result = await executor.invoke(
-                            function.name, function.operation, event, own
+                            function_name, function_urn, event, own
                         )
                         attempt["output"] = result
                         if result is not None:
