@@ -8,7 +8,6 @@ RFC's "Nothing" (the absence of a value) and is never a JSON value.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from ..errors import RegexLimitError
@@ -56,8 +55,8 @@ def value_of(nodes: list[Any]) -> Any:
     return NOTHING
 
 
-@lru_cache(maxsize=256)
 def _dynamic_regex(pattern: str, full: bool) -> Callable[[str], Any] | None:
+    # compile_iregexp caches successes and refusals alike.
     try:
         regex = compile_iregexp(pattern)
     except RegexUnsupported as exc:

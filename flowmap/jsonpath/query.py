@@ -22,6 +22,7 @@ from ._compiler import (
 from ._functions import NOTHING
 from ._interpreter import build_nodes, singular_lookup
 from ._iregexp import RegexUnsupported
+from ._iregexp import clear_cache as clear_regex_cache
 from ._parser import MAX_INT, Parser, parse
 from ._runtime import MISSING, name_part
 
@@ -387,3 +388,4 @@ def clear_cache() -> None:
     """Empty the compile cache and the cache of generated code shapes."""
     _CACHE.clear()
     clear_shape_cache()
+    clear_regex_cache()
