@@ -59,11 +59,15 @@ PROPERTY_SETTINGS = settings(
 
 
 def expand(value: Any) -> Any:
-    """Replace ``{"$repeat": [text, n]}`` by ``text * n`` (keeps data files small)."""
+    """Replace ``{"$repeat": [text, n]}`` by ``text * n`` (keeps data files small)
+    and ``{"$power_of_ten": n}`` by ``10**n`` (over 4,300 digits JSON cannot load).
+    """
     if isinstance(value, dict):
         if list(value) == ["$repeat"]:
             text, count = value["$repeat"]
             return text * count
+        if list(value) == ["$power_of_ten"]:
+            return 10 ** value["$power_of_ten"]
         return {key: expand(item) for key, item in value.items()}
     if isinstance(value, list):
         return [expand(item) for item in value]

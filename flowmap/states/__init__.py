@@ -20,7 +20,7 @@ compiles a state once for the fastest repeated use.
 >>> states.effective_input({"InputPath": "$.nope"}, {"order": {}})
 Traceback (most recent call last):
   ...
-flowmap.states._errors.StatesRuntimeError: States.Runtime: \
+flowmap.states.StatesRuntimeError: States.Runtime: \
 Invalid path '$.nope' : No results for path: $['nope']
 """
 

@@ -53,7 +53,7 @@ def compile_selector(path: Any, field: str) -> Selector | None:
     >>> select({"a": {}}, None)
     Traceback (most recent call last):
       ...
-    flowmap.states._errors.StatesRuntimeError: States.Runtime: \
+    flowmap.states.StatesRuntimeError: States.Runtime: \
 Invalid path '$.a.b' : No results for path: $['a']['b']
     """
     if path is None:

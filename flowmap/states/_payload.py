@@ -21,7 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import JSONPathSyntaxError, MappingError, MissingValueError
+from ..errors import (
+    FlowmapError,
+    JSONPathSyntaxError,
+    MappingError,
+    MissingValueError,
+)
 from ..jsonpath._functions import NOTHING
 from ..jsonpath.query import compile as compile_query
 from ..mapping._compiler import compile_template
@@ -200,17 +205,25 @@ def _literal_format(parts: tuple[str, ...] | None) -> Callable[..., str]:
 
 
 def _guarded(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
-    """``fn`` with a value nested too deeply reported as AWS reports bad input."""
+    """``fn`` with any failure on its arguments reported as AWS reports them.
+
+    The functions raise StatesRuntimeError themselves for what they check;
+    this catches what Python finds beyond that (a value nested too deeply,
+    a number too long to write), so that no input gives a bare error.
+    """
 
     def guarded(*args: Any) -> Any:
         try:
             return fn(*args)
+        except FlowmapError:
+            raise
         except RecursionError:
-            raise StatesRuntimeError(
-                "States.Runtime",
-                f"Invalid arguments in {name}",
-                "a value is nested too deeply",
-            ) from None
+            detail = "a value is nested too deeply"
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            detail = str(exc)
+        raise StatesRuntimeError(
+            "States.Runtime", f"Invalid arguments in {name}", detail
+        ) from None
 
     return guarded
 

@@ -291,7 +291,7 @@ def compile_state(state: dict[str, Any]) -> CompiledState:
     >>> compile_state({"ResultPath": "$[*]"})
     Traceback (most recent call last):
       ...
-    flowmap.states._errors.StatesDefinitionError: ResultPath '$[*]' must be a \
+    flowmap.states.StatesDefinitionError: ResultPath '$[*]' must be a \
 reference path (names and single indexes only, selecting one node) \
 (at $.ResultPath in the spec)
     """
