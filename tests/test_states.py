@@ -494,3 +494,30 @@ def test_intrinsics_fail_only_with_flowmap_errors(
     except StatesRuntimeError as exc:
         assert exc.error == "States.Runtime"
         assert exc.cause
+
+
+AWS_PATH_CASES = load("states_aws_paths.json")
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["module", "compiled"])
+@pytest.mark.parametrize(
+    "case", AWS_PATH_CASES, ids=[c["name"] for c in AWS_PATH_CASES]
+)
+def test_paths_as_aws_reads_them(case: dict[str, Any], compiled: bool) -> None:
+    if "definition_error" in case:
+        with pytest.raises(StatesDefinitionError) as info:
+            run_path_case(case, compiled)
+        syntax = info.value.syntax_error
+        assert syntax is not None
+        assert syntax.position == case["definition_error"]["position"]
+        field = info.value.location
+        assert field is not None
+        text: Any = case["state"]
+        for key in field:
+            text = text[key]
+        assert syntax.expression == text
+    else:
+        assert same(run_path_case(case, compiled), case["expected"])
+    if "strict" in case:
+        with pytest.raises(JSONPathSyntaxError):
+            flowmap.compile(case["strict"])

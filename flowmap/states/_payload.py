@@ -27,8 +27,8 @@ from ..errors import (
     MappingError,
     MissingValueError,
 )
+from ..jsonpath import Query
 from ..jsonpath._functions import NOTHING
-from ..jsonpath.query import compile as compile_query
 from ..mapping._compiler import compile_template
 from ..mapping._spec import (
     CallAlt,
@@ -45,27 +45,25 @@ from ..mapping._spec import (
 from ._errors import StatesDefinitionError, StatesRuntimeError, compact_json
 from ._functions import FUNCTIONS, format_parts
 from ._parser import Call, Const, PathArg, parse_call
+from ._parser import parse_path as read_whole_path
 
 __all__ = ["compile_payload", "parse_path"]
 
 Evaluator = Callable[..., Any]
 
 
-def parse_path(text: str, location: Location) -> tuple[str, Any]:
+def parse_path(text: str, location: Location) -> tuple[str, Query]:
     """(root, compiled query) of a path written ``$...`` or ``$$...``.
 
     >>> root, query = parse_path("$$.Execution.Id", ("Parameters", "id.$"))
     >>> root, str(query)
     ('context', "$['Execution']['Id']")
     """
-    root = "context" if text.startswith("$$") else "data"
-    skip = 1 if root == "context" else 0
     try:
-        return root, compile_query(text[skip:])
+        return read_whole_path(text)
     except JSONPathSyntaxError as exc:
-        error = JSONPathSyntaxError(exc.reason, text, exc.position + skip)
         raise StatesDefinitionError(
-            f"invalid JSONPath {text!r}", location, error
+            f"invalid JSONPath {text!r}", location, exc
         ) from None
 
 
