@@ -521,3 +521,81 @@ def test_paths_as_aws_reads_them(case: dict[str, Any], compiled: bool) -> None:
     if "strict" in case:
         with pytest.raises(JSONPathSyntaxError):
             flowmap.compile(case["strict"])
+
+
+PICKLED_STATES = [
+    {},
+    {"InputPath": "$.order", "Parameters": {"id.$": "$.id", "n": [1, {"x": None}]}},
+    {"Parameters": {"tag.$": "States.Format('o-{}', $$.Execution.Id)"}},
+    {"ResultSelector": {"n.$": "$.count"}, "ResultPath": "$.r", "OutputPath": "$.r"},
+    {"InputPath": None, "ResultPath": None},
+    {"InputPath": "$['a\\\"b']"},
+]
+
+
+@pytest.mark.parametrize("definition", PICKLED_STATES)
+def test_compiled_state_pickles(definition: dict[str, Any]) -> None:
+    import pickle
+
+    raw = {"order": {"id": 7}, "id": 1, 'a\\"b': 2}
+    context = {"Execution": {"Id": "e-1"}}
+    result = {"count": 3}
+    state = compile_state(definition)
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        loaded = pickle.loads(pickle.dumps(state, protocol=protocol))
+        assert isinstance(loaded, CompiledState)
+        assert same(
+            loaded.effective_input(raw, context=context),
+            state.effective_input(raw, context=context),
+        )
+        assert same(
+            loaded.state_output(raw, result, context=context),
+            state.state_output(raw, result, context=context),
+        )
+    clear_cache()  # a pickle is compiled again from its fields
+    loaded = pickle.loads(pickle.dumps(state))
+    assert same(
+        loaded.effective_input(raw, context=context),
+        state.effective_input(raw, context=context),
+    )
+
+
+def test_compiled_states_run_in_worker_processes() -> None:
+    import multiprocessing
+    import operator
+    from concurrent.futures import ProcessPoolExecutor
+
+    state = compile_state(
+        {"InputPath": "$.order", "Parameters": {"id.$": "$.id"}, "ResultPath": "$.r"}
+    )
+    raw = {"order": {"id": 7}}
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        shipped = pool.submit(operator.methodcaller("effective_input", raw), state)
+        output = pool.submit(operator.methodcaller("state_output", raw, 5), state)
+        assert shipped.result(timeout=60) == {"id": 7}
+        assert output.result(timeout=60) == {"order": {"id": 7}, "r": 5}
+
+
+def test_states_errors_have_public_names_and_pickle() -> None:
+    import pickle
+
+    runtime = StatesRuntimeError("States.Runtime", "cause", "detail")
+    assert type(runtime).__module__ == "flowmap.states"
+    assert repr(runtime) == (
+        "StatesRuntimeError('States.Runtime', 'cause', detail='detail')"
+    )
+    copy_ = pickle.loads(pickle.dumps(runtime))
+    assert (copy_.error, copy_.cause, copy_.detail) == (
+        "States.Runtime",
+        "cause",
+        "detail",
+    )
+    with pytest.raises(StatesDefinitionError) as info:
+        compile_state({"InputPath": "$.a["})
+    definition = info.value
+    assert type(definition).__module__ == "flowmap.states"
+    assert repr(definition).startswith('StatesDefinitionError("invalid JSONPath')
+    loaded = pickle.loads(pickle.dumps(definition))
+    assert str(loaded) == str(definition)
+    assert loaded.syntax_error is not None

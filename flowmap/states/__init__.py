@@ -28,6 +28,8 @@ from ._errors import StatesDefinitionError, StatesRuntimeError
 from ._functions import FUNCTIONS as _FUNCTIONS
 from ._state import (
     CompiledState,
+    EffectiveInput,
+    StateOutput,
     clear_cache,
     compile_state,
     effective_input,
@@ -40,6 +42,8 @@ INTRINSIC_FUNCTIONS: tuple[str, ...] = tuple(_FUNCTIONS)
 __all__ = [
     "INTRINSIC_FUNCTIONS",
     "CompiledState",
+    "EffectiveInput",
+    "StateOutput",
     "StatesDefinitionError",
     "StatesRuntimeError",
     "clear_cache",
