@@ -8,6 +8,7 @@ RFC's "Nothing" (the absence of a value) and is never a JSON value.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from ..errors import RegexLimitError
@@ -55,8 +56,10 @@ def value_of(nodes: list[Any]) -> Any:
     return NOTHING
 
 
+@lru_cache(maxsize=256)
 def _dynamic_regex(pattern: str, full: bool) -> Callable[[str], Any] | None:
-    # compile_iregexp caches successes and refusals alike.
+    # A refusal raises, so this cache keeps successes only (and no pattern
+    # over MAX_TEXT characters); compile_iregexp caches refusals too.
     try:
         regex = compile_iregexp(pattern)
     except RegexUnsupported as exc:
