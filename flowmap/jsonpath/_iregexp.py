@@ -196,6 +196,12 @@ class _Translator:
                     continue
             mark = len(self.out)
             inner, inner_size = self.atom(depth)
+            ch = self.peek()
+            if ch == "" or ch not in "*+?{":
+                # No quantifier: the atom's text stays as it was written.
+                weight = max(weight, inner)
+                size = self.limit(size + inner_size)
+                continue
             atom = "".join(self.out[mark:])
             del self.out[mark:]
             text, piece, piece_size = self.quantified(atom, inner, inner_size)
@@ -404,7 +410,7 @@ MAX_SIZE = 100_000
 
 #: The longest pattern, and the longest translation (RE2 syntax), accepted,
 #: in characters.
-MAX_TEXT = 100_000
+MAX_TEXT = 50_000
 
 
 def _check(size: int) -> int:
