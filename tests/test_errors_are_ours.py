@@ -243,3 +243,7 @@ def test_regressions(call: Callable[[], Any], error: type[Exception]) -> None:
     with pytest.raises(error) as info:
         call()
     assert str(info.value)
+    # Break the frame -> info -> traceback -> frame cycle now, so that the
+    # generated code in the traceback is freed without waiting for the
+    # garbage collector (tests of the linecache registry count on that).
+    del info
