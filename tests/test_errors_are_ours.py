@@ -157,6 +157,8 @@ def test_queries(expression: str, document: Any) -> None:
             run(document)
     with only_flowmap_errors():
         flowmap.query(expression, document)
+    with only_flowmap_errors():
+        flowmap.compile_filter(expression).apply(document)
 
 
 @settings(max_examples=150, **SETTINGS)
