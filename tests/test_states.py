@@ -583,7 +583,7 @@ def test_states_errors_have_public_names_and_pickle() -> None:
     runtime = StatesRuntimeError("States.Runtime", "cause", "detail")
     assert type(runtime).__module__ == "flowmap.states"
     assert repr(runtime) == (
-        "StatesRuntimeError('States.Runtime', 'cause', detail='detail')"
+        "StatesRuntimeError(error='States.Runtime', cause='cause', detail='detail')"
     )
     copy_ = pickle.loads(pickle.dumps(runtime))
     assert (copy_.error, copy_.cause, copy_.detail) == (
@@ -595,7 +595,10 @@ def test_states_errors_have_public_names_and_pickle() -> None:
         compile_state({"InputPath": "$.a["})
     definition = info.value
     assert type(definition).__module__ == "flowmap.states"
-    assert repr(definition).startswith('StatesDefinitionError("invalid JSONPath')
+    assert repr(definition).startswith(
+        "StatesDefinitionError(reason=\"invalid JSONPath '$.a['\", "
+        "location=('InputPath',), syntax_error=JSONPathSyntaxError("
+    )
     loaded = pickle.loads(pickle.dumps(definition))
     assert str(loaded) == str(definition)
     assert loaded.syntax_error is not None

@@ -36,8 +36,9 @@ class StatesRuntimeError(FlowmapError, ValueError):
     ('States.Runtime', 'Invalid arguments in States.MathAdd')
     >>> print(err)
     States.Runtime: Invalid arguments in States.MathAdd
-    >>> err
-    StatesRuntimeError('States.Runtime', 'Invalid arguments in States.MathAdd')
+    >>> err  # doctest: +NORMALIZE_WHITESPACE
+    StatesRuntimeError(error='States.Runtime',
+                       cause='Invalid arguments in States.MathAdd', detail=None)
     """
 
     __module__ = "flowmap.states"
@@ -53,9 +54,10 @@ class StatesRuntimeError(FlowmapError, ValueError):
     ) -> tuple[type[StatesRuntimeError], tuple[str, str, str | None]]:
         return (type(self), (self.error, self.cause, self.detail))
 
+    _repr_fields = ("error", "cause", "detail")
+
     def __repr__(self) -> str:
-        detail = "" if self.detail is None else f", detail={self.detail!r}"
-        return f"{type(self).__name__}({self.error!r}, {self.cause!r}{detail})"
+        return _repr(self)
 
     def __str__(self) -> str:
         text = f"{self.error}: {self.cause}"
@@ -75,8 +77,9 @@ class StatesDefinitionError(MappingError):
     >>> err = StatesDefinitionError(reason, ("ResultPath",))
     >>> print(err)
     ResultPath must be a reference path (at $.ResultPath in the spec)
-    >>> err
-    StatesDefinitionError('ResultPath must be a reference path', ('ResultPath',))
+    >>> err  # doctest: +NORMALIZE_WHITESPACE
+    StatesDefinitionError(reason='ResultPath must be a reference path',
+                          location=('ResultPath',), syntax_error=None)
     """
 
     __module__ = "flowmap.states"
@@ -87,9 +90,19 @@ class StatesDefinitionError(MappingError):
             (self.reason, self.location, self.syntax_error),
         )
 
+    _repr_fields = ("reason", "location", "syntax_error")
+
     def __repr__(self) -> str:
-        extra = "" if self.syntax_error is None else f", {self.syntax_error!r}"
-        return f"{type(self).__name__}({self.reason!r}, {self.location!r}{extra})"
+        return _repr(self)
+
+
+def _repr(error: FlowmapError) -> str:
+    """``Class(field=value, ...)`` over the error's ``_repr_fields``."""
+    fields = ", ".join(
+        f"{name}={getattr(error, name, None)!r}"
+        for name in getattr(error, "_repr_fields", ())
+    )
+    return f"{type(error).__name__}({fields})"
 
 
 def compact_json(value: Any) -> str:
