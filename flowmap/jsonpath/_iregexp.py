@@ -403,10 +403,11 @@ class _Translator:
 _RE2_MAX_REPEAT = 1000
 
 #: The largest pattern size accepted: atoms counted with every counted
-#: repetition written out (``a{100000}`` is exactly at the limit). RE2 itself
-#: accepts programs of up to about 650,000 instructions, but compiling one
-#: that large takes over 100 ms and 70 MB; at this limit it takes about 20 ms.
-MAX_SIZE = 100_000
+#: repetition written out (``a{50000}`` is exactly at the limit; a class
+#: counts its ranges, ``.`` three). RE2 itself accepts programs of up to about
+#: 650,000 instructions, but compiling one that large takes over 100 ms and
+#: 70 MB; at this limit the worst patterns take about 40 ms and 20 MB.
+MAX_SIZE = 50_000
 
 #: The longest pattern, and the longest translation (RE2 syntax), accepted,
 #: in characters.
