@@ -29,14 +29,15 @@ class BoundedCache(Generic[K, V]):
         self._lock = threading.RLock()
         self.maxsize = maxsize
 
-    def get(self, key: K) -> V:
+    def get(self, key: K, build: Callable[[K], V] | None = None) -> V:
+        """The value of ``key``, built (by ``build`` if given) on a miss."""
         value = self._data.get(key)
         if value is not None:
             return value
         with self._lock:
             value = self._data.get(key)
             if value is None:
-                value = self._build(key)
+                value = (self._build if build is None else build)(key)
                 data = self._data
                 if len(data) >= self.maxsize:
                     del data[next(iter(data))]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from .._cache import BoundedCache
-from ..errors import QueryTypeError
+from ..errors import JSONPathSyntaxError, QueryTypeError
 from . import _ast as A
 from ._compiler import (
     clear_shape_cache,
@@ -21,10 +22,11 @@ from ._compiler import (
 from ._functions import NOTHING
 from ._interpreter import build_nodes, singular_lookup
 from ._iregexp import RegexUnsupported
-from ._parser import MAX_INT, parse
+from ._iregexp import clear_cache as clear_regex_cache
+from ._parser import MAX_INT, Parser, parse
 from ._runtime import MISSING, name_part
 
-__all__ = ["Query", "clear_cache", "compile", "query"]
+__all__ = ["Query", "clear_cache", "compile", "parse_prefix", "query"]
 
 CACHE_SIZE = 4096
 #: Calls served by the first tier (closures) before a query is compiled to
@@ -85,11 +87,24 @@ class Query:
             raise QueryTypeError(
                 f"a JSONPath expression must be a str, not {type(expression).__name__}"
             )
-        setattr_ = object.__setattr__
         steps = _simple_steps(expression)
-        tree: A.QueryNode | None = None
-        if steps is None:
-            tree = parse(expression)
+        self._setup(expression, steps, parse(expression) if steps is None else None)
+
+    @classmethod
+    def _from_tree(cls, expression: str, tree: A.QueryNode) -> Query:
+        """The query of ``expression`` from its already parsed ``tree``."""
+        self = cls.__new__(cls)
+        self._setup(expression, None, tree)
+        return self
+
+    def _setup(
+        self,
+        expression: str,
+        steps: tuple[str | int, ...] | None,
+        tree: A.QueryNode | None,
+    ) -> None:
+        setattr_ = object.__setattr__
+        if tree is not None:
             singular = tree.singular
             if singular:
                 steps = tuple(_step(seg) for seg in tree.segments)
@@ -114,6 +129,21 @@ class Query:
             setattr_(self, "_pending", tree)
         setattr_(self, "find", find)
         setattr_(self, "first", first)
+
+    @property
+    def steps(self) -> tuple[str | int, ...] | None:
+        """The steps of a singular query, None for any other query.
+
+        Names are ``str`` and indexes ``int``, in order; ``$`` has no steps.
+        This is the interface the neighbouring layers (mapping, merge, Step
+        Functions) use to walk or build a singular path themselves.
+
+        >>> compile("$.a[0]['b c']").steps
+        ('a', 0, 'b c')
+        >>> compile("$.a[*]").steps is None
+        True
+        """
+        return self._steps
 
     def _first_tier(
         self, tree: A.QueryNode
@@ -299,6 +329,48 @@ def compile(expression: str) -> Query:
         raise
 
 
+def parse_prefix(text: str, pos: int = 0, *, root: str = "$") -> tuple[Query, int]:
+    """Read the query that starts at ``text[pos]``; return it and where it ends.
+
+    This is the interface for layers that embed JSONPath in a larger text
+    (mapping leaves such as ``$CONST.a | 'x'``, Step Functions intrinsic
+    calls). The query is ``root`` (``"$"``; a neighbour may name its own
+    root, such as ``"$$"`` or ``"$CONST"``) followed by RFC 9535 segments,
+    and it ends before the first character that cannot continue it (blank
+    space before that character is not part of it). The result is the
+    compiled query of ``"$"`` followed by those segments, the same object
+    :func:`compile` gives for that text, and the index just past its last
+    segment. The text is parsed once. A syntax error raises
+    :class:`flowmap.JSONPathSyntaxError` with its position in ``text``.
+
+    >>> query, end = parse_prefix("$.a.b | 'x'")
+    >>> str(query), end
+    ("$['a']['b']", 5)
+    >>> query, end = parse_prefix("f($$.id, 1)", 2, root="$$")
+    >>> query.expression, end
+    ('$.id', 7)
+    """
+    if not text.startswith(root, pos):
+        raise JSONPathSyntaxError(f"expected {root!r}", text, pos)
+    parser = Parser(text)
+    after = pos + len(root)
+    parser.pos = after
+    segments = parser.segments()
+    end = parser.pos
+    expression = "$" + text[after:end]
+    try:
+        query = _CACHE.get(expression, partial(_from_segments, segments))
+    except JSONPathSyntaxError as exc:
+        # Errors found after parsing (regex literals) point into ``text``
+        # already: the tree's positions are ``text``'s.
+        raise JSONPathSyntaxError(exc.reason, text, exc.position) from None
+    return query, end
+
+
+def _from_segments(segments: tuple[A.Segment, ...], expression: str) -> Query:
+    return Query._from_tree(expression, A.QueryNode(True, segments, 0))
+
+
 def query(expression: str, data: Any) -> list[Any]:
     """Select from ``data`` with ``expression`` in one call.
 
@@ -312,3 +384,4 @@ def clear_cache() -> None:
     """Empty the compile cache and the cache of generated code shapes."""
     _CACHE.clear()
     clear_shape_cache()
+    clear_regex_cache()

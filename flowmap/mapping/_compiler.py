@@ -106,8 +106,8 @@ class _Split:
         query = alt.query
         self.rest: Callable[[Any], list[Any]] | None = None
         if query.singular:
-            assert query._steps is not None
-            self.prefix: tuple[str | int, ...] = query._steps
+            assert query.steps is not None
+            self.prefix: tuple[str | int, ...] = query.steps
             return
         tree = parse(query.expression)
         segs = tree.segments

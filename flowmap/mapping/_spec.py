@@ -107,6 +107,14 @@ def check_json(spec: Any) -> None:
         elif isinstance(value, float):
             if not math.isfinite(value):
                 raise MappingError(f"{value!r} is not a JSON number", loc)
+        elif isinstance(value, int) and value.bit_length() > 14_000:
+            try:  # Python writes at most 4,300 digits (sys.int_info)
+                str(value)
+            except ValueError:
+                raise MappingError(
+                    "an integer of over 4,300 digits cannot be written as JSON",
+                    loc,
+                ) from None
         elif value is not None and not isinstance(value, (str, int, bool)):
             raise MappingError(
                 f"{type(value).__name__} is not a JSON value "
