@@ -1,0 +1,1 @@
+"""``flowmap serve``: the FunctionGraph flow API over HTTP (extra ``server``)."""
