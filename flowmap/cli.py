@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from . import FlowmapError, compile, compile_mapping
+from .server import _cli as _serve_cli
 
 
 class _InputError(Exception):
@@ -101,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print only the first value (error if none)",
     )
+    _serve_cli.add_parser(sub)
     return parser
 
 
@@ -115,6 +117,8 @@ def main(
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve_cli.run(args, stderr)
     try:
         if args.command == "map":
             spec = _read_json(args.spec, "spec", stdin)

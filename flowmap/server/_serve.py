@@ -1,0 +1,111 @@
+"""``flowmap serve``: build the backend and the app, then run uvicorn.
+
+Shutdown (SIGTERM or SIGINT): uvicorn stops accepting connections and
+finishes the requests in flight; then the app's lifespan shuts the backend
+down, which lets running executions reach their next checkpoint and records
+them (see docs/server.md, "Durability"); then the process exits with 0.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import sys
+from typing import TextIO
+
+from ..errors import FlowmapError
+
+__all__ = ["ServeError", "check_bind", "serve"]
+
+log = logging.getLogger("flowmap.server")
+
+
+class ServeError(FlowmapError):
+    """The server cannot start as asked (address, files); the text says why."""
+
+    def __repr__(self) -> str:
+        return f"ServeError({str(self)!r})"
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("localhost")
+    (True, True, True)
+    >>> is_loopback("0.0.0.0"), is_loopback("192.168.1.2"), is_loopback("example.org")
+    (False, False, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, has_credentials: bool) -> None:
+    """Refuse to serve an open (unauthenticated) API beyond this machine."""
+    if not has_credentials and not is_loopback(host):
+        raise ServeError(
+            f"refusing to listen on {host} without --credentials: anyone who can "
+            "reach it could run flows. Give --credentials FILE (AK/SK pairs, see "
+            "docs/server.md) or listen on 127.0.0.1"
+        )
+
+
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    db: str = "flowmap.db",
+    functions: str | None = None,
+    credentials: str | None = None,
+    max_body_bytes: int | None = None,
+    region: str = "local",
+    stderr: TextIO | None = None,
+) -> int:
+    """Run the server until it is told to stop; returns the exit status."""
+    import uvicorn
+
+    from ..flows import SQLiteStore, load_functions
+    from ._app import create_app
+    from ._backend import RunnerBackend
+    from ._http import DEFAULT_MAX_BODY, Settings
+    from ._signature import load_credentials
+
+    stderr = stderr or sys.stderr
+    keys = load_credentials(credentials) if credentials else None
+    check_bind(host, keys is not None)
+    registry = load_functions(functions) if functions else {}
+    store = SQLiteStore(db)
+    backend = RunnerBackend(store, registry, region=region)
+    settings = Settings(
+        credentials=keys,
+        max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY,
+        region=region,
+    )
+    app = create_app(backend, settings)
+    if keys is None:
+        stderr.write(
+            f"flowmap serve: OPEN: no --credentials, so requests are not "
+            f"authenticated (listening on loopback {host} only)\n"
+        )
+    else:
+        stderr.write(
+            f"flowmap serve: {len(keys)} access key(s); every request must be "
+            "signed (SDK-HMAC-SHA256)\n"
+        )
+    stderr.write(f"flowmap serve: http://{host}:{port} (store {db})\n")
+    stderr.flush()
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        lifespan="on",
+        log_level="warning",
+        server_header=False,
+        timeout_graceful_shutdown=30,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1
