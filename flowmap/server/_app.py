@@ -21,14 +21,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ._errors import (
-    BAD_FIELD,
-    METHOD_NOT_ALLOWED,
-    NO_ROUTE,
-    UNKNOWN_PROJECT,
-    ApiError,
+from ._errors import BAD_PATH, BAD_QUERY, METHOD_NOT_ALLOWED, NO_ROUTE, ApiError
+from ..flows import Runner
+from ._http import (
+    DEFAULT_MAX_BODY,
+    Call,
+    Settings,
+    endpoint,
+    error_response,
+    json_response,
 )
-from ._http import Call, Settings, endpoint, error_response, json_response
+from ._signature import KeyRing
 from ._openapi import openapi_document
 
 __all__ = ["Backend", "create_app"]
@@ -90,9 +93,41 @@ class Backend(Protocol):
     ) -> None: ...
 
 
-def create_app(backend: Backend, settings: Settings | None = None) -> Starlette:
-    """The ASGI application serving ``backend`` with ``settings``."""
-    settings = settings or Settings()
+def create_app(
+    runner: Runner | Backend,
+    *,
+    credentials: KeyRing | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+    region: str = "local",
+    shutdown_grace: float = 10.0,
+) -> Starlette:
+    """The ASGI application serving a flows runner over FunctionGraph's routes.
+
+    ``runner`` is a :class:`~flowmap.flows.Runner` (served through a
+    :class:`RunnerBackend`; its store is closed when the app shuts down) or
+    any :class:`Backend`. With ``credentials`` every request must be signed
+    by one of its keys and may touch that key's project only.
+    ``max_body_bytes`` bounds request bodies (413 beyond); ``region`` goes
+    into workflow URNs; ``shutdown_grace`` is how long shutting down waits
+    for running executions before checkpointing them.
+
+    >>> from flowmap.flows import Runner
+    >>> app = create_app(Runner({}))
+    >>> sorted({r.path.split("/")[-1] for r in app.routes})[:3]
+    ['openapi.json', 'retry', 'sync-executions']
+    """
+    if max_body_bytes < 1:
+        raise ValueError(f"max_body_bytes must be positive, not {max_body_bytes}")
+    backend: Backend
+    if isinstance(runner, Runner):
+        from ._backend import RunnerBackend
+
+        backend = RunnerBackend(runner, region=region, shutdown_grace=shutdown_grace)
+    else:
+        backend = runner
+    settings = Settings(
+        credentials=credentials, max_body_bytes=max_body_bytes, region=region
+    )
     routes = _Routes(backend, settings)
     base = "/v2/{project_id}/fgs/workflows"
     table: list[tuple[str, str, Any]] = [
@@ -176,11 +211,11 @@ def _check_ids(call: Call) -> dict[str, str]:
     for name, value in params.items():
         limit = _ID_LIMITS.get(name, 512)
         if not 1 <= len(value) <= limit:
-            code = UNKNOWN_PROJECT if name == "project_id" else BAD_FIELD
             raise ApiError(
-                400 if code == BAD_FIELD else 404,
-                code,
-                f"path parameter {name} must be 1 to {limit} characters",
+                400,
+                BAD_PATH,
+                f"{name} must have 1 to {limit} characters, not {len(value)}",
+                field=name,
             )
     return params
 
@@ -190,11 +225,11 @@ def _int_param(call: Call, name: str, default: int, low: int, high: int) -> int:
     if text is None:
         return default
     if not re.fullmatch(r"-?[0-9]{1,9}", text.strip()):
-        raise ApiError(400, BAD_FIELD, f"query parameter {name} must be an integer")
+        raise ApiError(400, BAD_QUERY, f"query parameter {name} must be an integer")
     value = int(text)
     if not low <= value <= high:
         raise ApiError(
-            400, BAD_FIELD, f"query parameter {name} must be between {low} and {high}"
+            400, BAD_QUERY, f"query parameter {name} must be between {low} and {high}"
         )
     return value
 
@@ -208,7 +243,7 @@ def _time_param(call: Call, name: str) -> datetime | None:
     except ValueError:
         raise ApiError(
             400,
-            BAD_FIELD,
+            BAD_QUERY,
             f"query parameter {name} must be a UTC time as yyyy-MM-ddTHH:mm:ssZ, "
             f"not {text[:64]!r}",
         ) from None
@@ -265,7 +300,7 @@ class _Routes:
         return json_response({"execution_id": execution_id}, 200, call.request_id)
 
     async def run_sync(self, call: Call) -> Response:
-        result = await self.backend.run_sync(call.params, _headers(call), call.json())
+        result = await self.backend.run_sync(call.params, _headers(call), call.body)
         return json_response(result, 200, call.request_id)
 
     async def list_executions(self, call: Call) -> Response:
@@ -276,7 +311,7 @@ class _Routes:
         if status is not None and status not in STATUSES:
             raise ApiError(
                 400,
-                BAD_FIELD,
+                BAD_QUERY,
                 f"query parameter status must be one of {', '.join(STATUSES)}",
             )
         start = _time_param(call, "start_time")
@@ -292,7 +327,7 @@ class _Routes:
             end = start + _LIST_WINDOW
         if start > end:
             raise ApiError(
-                400, BAD_FIELD, "query parameter start_time must not be after end_time"
+                400, BAD_QUERY, "query parameter start_time must not be after end_time"
             )
         executions = await self.backend.list_executions(
             call.project_id,

@@ -68,10 +68,10 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace, stderr: TextIO) -> int:
     """Run ``flowmap serve`` with parsed arguments."""
     try:
-        from ._serve import serve
-
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
+
+        from ._serve import serve
     except ImportError as exc:
         stderr.write(
             f"flowmap: error: flowmap serve needs the server extra ({exc.name} is "

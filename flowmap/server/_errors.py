@@ -1,47 +1,38 @@
-"""The server's error codes (docs/server.md lists them with their meaning).
+"""The server's error codes, in the style of :data:`flowmap.api.ERROR_CODES`.
 
-The request contract's own codes (a bad start request) come from
-:mod:`flowmap.api`; these cover what only the server can say: the transport
-(body size, JSON), authentication, routing and resources.
+The request contract's codes (a bad start request, a bad definition, an
+unknown workflow or execution) come from :mod:`flowmap.api`; the codes here
+cover what only the server can say: query parameters, authentication,
+routing, conflicts, body size and shutdown. docs/server.md lists them all.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
-from ..errors import FlowmapError
+from ..api import ApiError
 
-__all__ = ["ApiError"]
+__all__ = ["SERVER_ERROR_CODES", "ApiError"]
 
-BAD_JSON = "FLOWMAP.SRV.4000"
-BAD_FIELD = "FLOWMAP.SRV.4001"
-BAD_DEFINITION = "FLOWMAP.SRV.4002"
-BAD_SIGNATURE = "FLOWMAP.SRV.4010"
-UNKNOWN_PROJECT = "FLOWMAP.SRV.4040"
-UNKNOWN_WORKFLOW = "FLOWMAP.SRV.4041"
-UNKNOWN_EXECUTION = "FLOWMAP.SRV.4042"
-NO_ROUTE = "FLOWMAP.SRV.4043"
-METHOD_NOT_ALLOWED = "FLOWMAP.SRV.4050"
-CONFLICT = "FLOWMAP.SRV.4090"
-TOO_LARGE = "FLOWMAP.SRV.4130"
-INTERNAL = "FLOWMAP.SRV.5000"
-UNAVAILABLE = "FLOWMAP.SRV.5030"
+BAD_JSON = "FLOWMAP.1001"
+NOT_OBJECT = "FLOWMAP.1002"
+BAD_PATH = "FLOWMAP.1006"
+BAD_QUERY = "FLOWMAP.1101"
+BAD_SIGNATURE = "FLOWMAP.4010"
+NO_ROUTE = "FLOWMAP.4043"
+METHOD_NOT_ALLOWED = "FLOWMAP.4050"
+CONFLICT = "FLOWMAP.4090"
+TOO_LARGE = "FLOWMAP.4130"
+INTERNAL = "FLOWMAP.5000"
+UNAVAILABLE = "FLOWMAP.5030"
 
-
-class ApiError(FlowmapError):
-    """An error answer: HTTP status and the ``{"error_code", "error_msg"}`` body."""
-
-    def __init__(self, status: int, error_code: str, error_msg: str) -> None:
-        super().__init__(error_msg)
-        self.status = status
-        self.error_code = error_code
-        self.error_msg = error_msg
-
-    def body(self) -> dict[str, Any]:
-        msg = self.error_msg if len(self.error_msg) >= 2 else self.error_msg + "."
-        if len(msg) > 512:
-            msg = msg[:509] + "..."
-        return {"error_code": self.error_code, "error_msg": msg}
-
-    def __repr__(self) -> str:
-        return f"ApiError({self.status}, {self.error_code!r}, {self.error_msg!r})"
+#: code -> (HTTP status, meaning), for the codes only the server gives.
+SERVER_ERROR_CODES: Mapping[str, tuple[int, str]] = {
+    BAD_QUERY: (400, "a query parameter has a wrong type or is out of range"),
+    BAD_SIGNATURE: (401, "the request's signature is missing, stale or wrong"),
+    NO_ROUTE: (404, "no such route"),
+    METHOD_NOT_ALLOWED: (405, "the route does not take this method"),
+    CONFLICT: (409, "the resource is not in a state that allows this"),
+    TOO_LARGE: (413, "the request body is over the server's limit"),
+    UNAVAILABLE: (503, "the server is shutting down"),
+}

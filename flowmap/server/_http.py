@@ -24,14 +24,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ._errors import (
-    BAD_JSON,
-    BAD_SIGNATURE,
-    INTERNAL,
-    TOO_LARGE,
-    UNKNOWN_PROJECT,
-    ApiError,
-)
+from ._errors import BAD_JSON, BAD_SIGNATURE, TOO_LARGE, ApiError
 from ._signature import KeyRing, SignatureError, verify_signature
 
 __all__ = ["Call", "Settings", "endpoint", "error_response", "json_response"]
@@ -77,7 +70,16 @@ class Call:
                 400, BAD_JSON, f"the request body is not UTF-8 (byte {exc.start})"
             ) from None
         try:
-            return json.loads(text, parse_constant=_reject_constant)
+            return json.loads(
+                text, parse_constant=_reject_constant, object_pairs_hook=_no_repeats
+            )
+        except _RepeatedKey as exc:
+            raise ApiError(
+                400,
+                BAD_JSON,
+                f"the request body's JSON repeats the key {exc.key[:64]!r} in one "
+                "object",
+            ) from None
         except json.JSONDecodeError as exc:
             raise ApiError(
                 400,
@@ -93,6 +95,21 @@ class Call:
             raise ApiError(
                 400, BAD_JSON, "the request body is nested too deeply"
             ) from None
+
+
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _RepeatedKey(key)
+        out[key] = value
+    return out
 
 
 def _reject_constant(token: str) -> Any:
@@ -153,13 +170,7 @@ def endpoint(
                 request_id,
             )
             return error_response(
-                ApiError(
-                    500,
-                    INTERNAL,
-                    "internal error; the server log has the details under request id "
-                    + request_id,
-                ),
-                request_id,
+                ApiError.internal(f"request id {request_id}"), request_id
             )
 
     return run
@@ -182,4 +193,4 @@ def _authenticate(
     except SignatureError as exc:
         raise ApiError(401, BAD_SIGNATURE, exc.reason) from None
     if project_id and key.project_id != project_id:
-        raise ApiError(404, UNKNOWN_PROJECT, f"project {project_id} not found")
+        raise ApiError.project_not_found(project_id)

@@ -15,6 +15,7 @@ __all__ = ["openapi_document"]
 
 _TIME = {
     "type": "string",
+    "nullable": True,
     "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
     "description": "UTC time, yyyy-MM-ddTHH:mm:ssZ",
 }

@@ -67,24 +67,22 @@ def serve(
     """Run the server until it is told to stop; returns the exit status."""
     import uvicorn
 
-    from ..flows import SQLiteStore, load_functions
+    from ..flows import Runner, SQLiteStore, load_functions
     from ._app import create_app
-    from ._backend import RunnerBackend
-    from ._http import DEFAULT_MAX_BODY, Settings
+    from ._http import DEFAULT_MAX_BODY
     from ._signature import load_credentials
 
     stderr = stderr or sys.stderr
     keys = load_credentials(credentials) if credentials else None
     check_bind(host, keys is not None)
     registry = load_functions(functions) if functions else {}
-    store = SQLiteStore(db)
-    backend = RunnerBackend(store, registry, region=region)
-    settings = Settings(
+    runner = Runner(registry, store=SQLiteStore(db))
+    app = create_app(
+        runner,
         credentials=keys,
         max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY,
         region=region,
     )
-    app = create_app(backend, settings)
     if keys is None:
         stderr.write(
             f"flowmap serve: OPEN: no --credentials, so requests are not "
