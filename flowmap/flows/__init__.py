@@ -11,6 +11,7 @@
 (2, 'NORMAL')
 """
 
+from ._clock import Clock, ManualClock, SystemClock
 from ._definition import (
     Action,
     Definition,
@@ -23,19 +24,52 @@ from ._definition import (
     State,
     load_definition,
 )
+from ._executor import EmbeddedExecutor, Executor, FunctionFailure
+from ._functions import load_functions
 from ._problems import DefinitionError, Problem
+from ._records import ExecutionRecord, NodeRecord, WorkflowRecord
+from ._run_errors import (
+    ExecutionInputError,
+    ExecutionNotFoundError,
+    ExecutionStateError,
+    FunctionLoadError,
+    FunctionNotFoundError,
+    WorkflowNotFoundError,
+)
+from ._runner import Runner
+from ._store import MemoryStore, SQLiteStore, Store
 
 __all__ = [
     "Action",
+    "Clock",
     "Definition",
     "DefinitionError",
+    "EmbeddedExecutor",
+    "ExecutionInputError",
+    "ExecutionNotFoundError",
+    "ExecutionRecord",
+    "ExecutionStateError",
+    "Executor",
     "FunctionDef",
+    "FunctionFailure",
+    "FunctionLoadError",
+    "FunctionNotFoundError",
     "FunctionRef",
+    "ManualClock",
+    "MemoryStore",
+    "NodeRecord",
     "OnError",
     "OperationState",
     "Problem",
     "RetryPolicy",
+    "Runner",
+    "SQLiteStore",
     "SleepState",
     "State",
+    "Store",
+    "SystemClock",
+    "WorkflowNotFoundError",
+    "WorkflowRecord",
     "load_definition",
+    "load_functions",
 ]

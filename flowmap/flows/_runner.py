@@ -1,0 +1,932 @@
+"""The runner: executes flow definitions, records every step in a store.
+
+An execution moves from state to state. Before each state the runner saves a
+checkpoint (the state's id and the data entering it) with the execution, and
+each attempt of a state is saved as it begins and as it ends, so that a
+store always holds where an execution is and what it did. See docs/flows.md
+for the data flow, errors and retries, and the records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import json
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Mapping as MappingABC
+from typing import Any
+
+import flowmap
+
+from ._clock import Clock, SystemClock
+from ._definition import (
+    Action,
+    Definition,
+    OperationState,
+    SleepState,
+    load_definition,
+)
+from ._executor import EmbeddedExecutor, Executor, FunctionFailure, json_copy
+from ._functions import Handler
+from ._records import (
+    TERMINAL,
+    ExecutionRecord,
+    NodeRecord,
+    Status,
+    WorkflowRecord,
+    brief,
+    format_time,
+    parse_time,
+    show,
+    sync_response,
+    workflow_info,
+)
+from ._run_errors import (
+    ExecutionInputError,
+    ExecutionNotFoundError,
+    ExecutionStateError,
+    WorkflowNotFoundError,
+)
+from ._store import MAX_LIST, MemoryStore, Store
+
+__all__ = ["EXPRESS_TIMEOUT", "Runner"]
+
+log = logging.getLogger("flowmap.flows")
+
+EXPRESS_TIMEOUT = 300.0
+"""EXPRESS flows time out after 5 minutes, as on FunctionGraph."""
+_CACHE = 256
+NORMAL_TIMEOUT = 86_400.0
+"""The default timeout of NORMAL flows (one day); ``Runner(timeout=...)``."""
+LIST_WINDOW_MS = 3 * 86_400_000
+"""Listing without a time range covers three days, as the SDK documents."""
+
+_NAMESPACE = uuid.UUID("6f1c7d0e-3b51-4c1e-9a52-6a1b2f1d5c00")
+
+
+def adhoc_workflow_id(project_id: str, name: str) -> str:
+    """The workflow id of a definition run without being stored first.
+
+    >>> adhoc_workflow_id("p", "orders") == adhoc_workflow_id("p", "orders")
+    True
+    """
+    return str(uuid.uuid5(_NAMESPACE, f"{project_id}/{name}"))
+
+
+class _Stop(Exception):
+    """The execution ends here with ``status`` (timeout)."""
+
+    def __init__(self, status: Status, message: str) -> None:
+        super().__init__(status, message)
+        self.status = status
+        self.message = message
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_alive(owner: str | None) -> bool:
+    """Whether the process named by an owner string may still be running."""
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True  # another machine: its lease is not ours to judge
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def merge_result(data: Any, result: Any) -> Any:
+    """Merge an action's result into the state data (Serverless Workflow 0.8).
+
+    Objects merge deeply (the result wins at the leaves; nested arrays are
+    replaced), two arrays are concatenated, ``None`` changes nothing, and
+    any other result replaces the data.
+
+    >>> merge_result({"a": {"x": 1}, "n": [1]}, {"a": {"y": 2}, "n": [2]})
+    {'a': {'x': 1, 'y': 2}, 'n': [2]}
+    >>> merge_result([1], [2]), merge_result({"a": 1}, None), merge_result({}, 3)
+    ([1, 2], {'a': 1}, 3)
+    """
+    if result is None:
+        return data
+    if type(data) is dict and type(result) is dict:
+        return flowmap.merge(data, result, strategy="deep")
+    if type(data) is list and type(result) is list:
+        return data + result
+    return result
+
+
+class Runner:
+    """Runs flows and keeps their records.
+
+    ``functions`` maps function names or operation URNs to handlers (see
+    :func:`load_functions`); ``store`` keeps workflows and executions
+    (default: a new :class:`MemoryStore`); ``executor`` calls the functions
+    (default: an :class:`EmbeddedExecutor` over ``functions``); ``clock`` is
+    what Sleep states and retry delays wait on and what times are read from
+    (default: the system clock). ``timeout`` is the limit, in seconds, of a
+    NORMAL execution (EXPRESS ones have 5 minutes); ``None`` means no limit.
+
+    >>> import asyncio
+    >>> from flowmap.flows import load_definition
+    >>> flow = load_definition({
+    ...     "name": "hello", "start": "greet",
+    ...     "functions": [{"name": "greet",
+    ...                    "operation": "urn:fss:r:p:function:d:greet"}],
+    ...     "states": [{"id": "greet", "name": "Greet", "type": "Operation",
+    ...                 "end": True,
+    ...                 "actions": [{"function_ref": {"ref_name": "greet",
+    ...                     "arguments": {"who": "$.name | 'world'"}}}]}],
+    ... })
+    >>> def greet(event, context):
+    ...     return {"greeting": "hello " + event["who"]}
+    >>> async def main():
+    ...     async with Runner({"greet": greet}) as runner:
+    ...         return await runner.run_sync(flow, {"name": "Ada"})
+    >>> result = asyncio.run(main())
+    >>> result["status"], result["output"]
+    ('success', {'name': 'Ada', 'greeting': 'hello Ada'})
+    """
+
+    def __init__(
+        self,
+        functions: MappingABC[str, Handler] | None,
+        *,
+        store: Store | None = None,
+        executor: Executor | None = None,
+        clock: Clock | None = None,
+        timeout: float | None = NORMAL_TIMEOUT,
+    ) -> None:
+        if executor is None:
+            if functions is None:
+                raise TypeError("a Runner needs functions or an executor")
+            executor = EmbeddedExecutor(functions)
+            self._own_executor = True
+        else:
+            self._own_executor = False
+        self.executor: Executor = executor
+        self.store: Store = store if store is not None else MemoryStore()
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.timeout = timeout
+        self.owner = _owner()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stopping: dict[str, Status] = {}
+        self._by_text: dict[str, tuple[Definition, Any]] = {}
+        self._by_object: dict[int, tuple[Definition, dict[str, Any], Any]] = {}
+        # The definition each execution of this runner runs.
+        self._running: dict[str, tuple[Definition, Any]] = {}
+
+    async def __aenter__(self) -> Runner:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _now_ms(self) -> int:
+        return int(self.clock.now() * 1000)
+
+    def _loaded(self, body: dict[str, Any]) -> tuple[Definition, Any]:
+        """The definition of a stored body and its constants (cached by text)."""
+        key = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        found = self._by_text.get(key)
+        if found is None:
+            definition = load_definition(body)
+            found = (definition, definition.constants)
+            if len(self._by_text) >= _CACHE:
+                self._by_text.pop(next(iter(self._by_text)))
+            self._by_text[key] = found
+        return found
+
+    def _prepared(self, definition: Definition) -> tuple[dict[str, Any], Any]:
+        """A definition's body and constants, computed once per object."""
+        found = self._by_object.get(id(definition))
+        if found is None or found[0] is not definition:
+            body = definition.to_json()
+            found = (definition, body, definition.constants)
+            if len(self._by_object) >= _CACHE:
+                self._by_object.pop(next(iter(self._by_object)))
+            self._by_object[id(definition)] = found
+            self._by_text.setdefault(
+                json.dumps(body, sort_keys=True, separators=(",", ":")),
+                (definition, found[2]),
+            )
+        return found[1], found[2]
+
+    # -- workflows --------------------------------------------------------
+
+    async def create_workflow(
+        self,
+        definition: Definition | MappingABC[str, Any],
+        *,
+        project_id: str = "default",
+        created_by: str = "",
+    ) -> dict[str, Any]:
+        """Store a definition as a new workflow; its ``CreateWorkflowResponse``.
+
+        A mapping is checked with :func:`load_definition` first (and may
+        raise :class:`DefinitionError`).
+        """
+        if not isinstance(definition, Definition):
+            definition = load_definition(definition)
+        now = self._now_ms()
+        record = WorkflowRecord(
+            workflow_id=str(uuid.uuid4()),
+            project_id=project_id,
+            name=definition.name,
+            definition=definition.to_json(),
+            created_time=now,
+            updated_time=now,
+            created_by=created_by,
+        )
+        await self.store.create_workflow(record)
+        return workflow_info(record)
+
+    # -- starting ---------------------------------------------------------
+
+    async def start(
+        self,
+        definition_or_workflow_id: Definition | str,
+        input: Any,
+        *,
+        headers: MappingABC[str, Any] | None = None,
+        project_id: str = "default",
+        merge: bool | None = None,
+        workflow_run_id: str | None = None,
+        create_time: str | None = None,
+    ) -> str:
+        """Record a new execution, start it, and return its id at once.
+
+        ``definition_or_workflow_id`` is a :class:`Definition` or the id of a
+        stored workflow (:class:`WorkflowNotFoundError` if there is none in
+        ``project_id``). ``input`` must be a JSON object and ``headers`` one
+        too (:class:`ExecutionInputError` otherwise); both are copied.
+        ``merge`` switches on ``X-WorkflowRun-MergeFnParameters``;
+        ``workflow_run_id`` and ``create_time`` are the ``X-WorkflowRun-ID``
+        and ``X-Create-Time`` headers, given to functions in the context.
+        """
+        record = await self._new_record(
+            definition_or_workflow_id,
+            input,
+            headers=headers,
+            project_id=project_id,
+            merge=merge,
+            workflow_run_id=workflow_run_id,
+            create_time=create_time,
+        )
+        try:
+            await self.store.save_execution(record)
+        except BaseException:
+            self._running.pop(record.execution_id, None)
+            raise
+        self._launch(record, retry=False)
+        return record.execution_id
+
+    async def run_sync(
+        self,
+        definition_or_workflow_id: Definition | str,
+        input: Any,
+        *,
+        headers: MappingABC[str, Any] | None = None,
+        project_id: str = "default",
+        merge: bool | None = None,
+        workflow_run_id: str | None = None,
+        create_time: str | None = None,
+    ) -> dict[str, Any]:
+        """Start an execution, wait for its end, and return the
+        ``StartSyncWorkflowExecutionResponse`` shape."""
+        execution_id = await self.start(
+            definition_or_workflow_id,
+            input,
+            headers=headers,
+            project_id=project_id,
+            merge=merge,
+            workflow_run_id=workflow_run_id,
+            create_time=create_time,
+        )
+        await self.wait(execution_id)
+        record, nodes = await self._load(execution_id, None)
+        return sync_response(record, nodes)
+
+    async def _new_record(
+        self,
+        target: Definition | str,
+        input: Any,
+        *,
+        headers: MappingABC[str, Any] | None,
+        project_id: str,
+        merge: bool | None,
+        workflow_run_id: str | None,
+        create_time: str | None,
+    ) -> ExecutionRecord:
+        if isinstance(target, Definition):
+            definition = target
+            body, constants = self._prepared(definition)
+            workflow_id = adhoc_workflow_id(project_id, definition.name)
+        elif isinstance(target, str):
+            workflow = await self.store.get_workflow(target, project_id=project_id)
+            if workflow is None:
+                raise WorkflowNotFoundError(target)
+            body = workflow.definition
+            definition, constants = self._loaded(body)
+            workflow_id = workflow.workflow_id
+        else:
+            raise TypeError(
+                "start() needs a Definition or a workflow id, "
+                f"not {type(target).__name__}"
+            )
+        if not isinstance(input, MappingABC):
+            raise ExecutionInputError("input", f"must be an object, not {_kind(input)}")
+        if headers is not None and not isinstance(headers, MappingABC):
+            raise ExecutionInputError(
+                "headers", f"must be an object, not {_kind(headers)}"
+            )
+        try:
+            data = json_copy(input)
+            header_data = json_copy(headers) if headers is not None else {}
+        except (TypeError, RecursionError) as exc:
+            raise ExecutionInputError("input", f"is not JSON: {exc}") from None
+        now = self._now_ms()
+        execution_id = str(uuid.uuid4())
+        self._running[execution_id] = (definition, constants)
+        return ExecutionRecord(
+            execution_id=execution_id,
+            workflow_id=workflow_id,
+            project_id=project_id,
+            workflow_name=definition.name,
+            definition=body,
+            status="running",
+            input=data,
+            headers=header_data,
+            merge=bool(merge),
+            begin_time=now,
+            last_update_time=now,
+            workflow_run_id=workflow_run_id,
+            create_time=create_time,
+            state_id=definition.start,
+            state_data=data,
+            owner=self.owner,
+        )
+
+    def _launch(self, record: ExecutionRecord, *, retry: bool) -> None:
+        execution_id = record.execution_id
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(
+            self._execute(record, retry), name=f"flowmap-execution-{execution_id}"
+        )
+        self._tasks[execution_id] = task
+        timer: asyncio.TimerHandle | None = None
+        definition = self._running[execution_id][0]
+        timeout = EXPRESS_TIMEOUT if definition.mode == "EXPRESS" else self.timeout
+        if timeout is not None:
+            # A real-time bound on everything, function calls included;
+            # Sleep states and delays also check it on the runner's clock.
+            remaining = record.begin_time / 1000 + timeout - self.clock.now()
+            timer = loop.call_later(max(0.0, remaining), self._time_out, execution_id)
+
+        def done(_: object) -> None:
+            self._tasks.pop(execution_id, None)
+            self._running.pop(execution_id, None)
+            self._stopping.pop(execution_id, None)
+            if timer is not None:
+                timer.cancel()
+
+        task.add_done_callback(done)
+
+    def _time_out(self, execution_id: str) -> None:
+        task = self._tasks.get(execution_id)
+        if task is not None and not task.done():
+            self._stopping.setdefault(execution_id, "timeout")
+            task.cancel()
+
+    # -- reading ----------------------------------------------------------
+
+    async def _load(
+        self, execution_id: str, project_id: str | None
+    ) -> tuple[ExecutionRecord, list[NodeRecord]]:
+        record = await self.store.get_execution(execution_id, project_id=project_id)
+        if record is None:
+            raise ExecutionNotFoundError(execution_id)
+        return record, await self.store.get_nodes(execution_id)
+
+    async def get(
+        self, execution_id: str, *, project_id: str | None = None
+    ) -> dict[str, Any]:
+        """The ``ShowWorkflowExecutionResponse`` shape of an execution.
+
+        Raises :class:`ExecutionNotFoundError` for an unknown id (or one of
+        another project than ``project_id``).
+        """
+        return show(*await self._load(execution_id, project_id))
+
+    async def list(
+        self,
+        workflow_id: str,
+        *,
+        project_id: str | None = None,
+        status: Status | None = None,
+        start_time: str | int | None = None,
+        end_time: str | int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> builtins.list[dict[str, Any]]:
+        """A workflow's executions as ``FlowExecutionBrief`` shapes, newest first.
+
+        ``start_time``/``end_time`` bound the begin time (``yyyy-MM-ddTHH:mm:ssZ``
+        text or epoch ms). As the SDK documents, a missing bound is the other
+        one moved by three days, and with neither the last three days are
+        listed. ``limit`` is capped at 200.
+        """
+        since = _time_ms(start_time, "start_time")
+        until = _time_ms(end_time, "end_time")
+        if since is None and until is None:
+            until = self._now_ms()
+        if since is None:
+            assert until is not None
+            since = until - LIST_WINDOW_MS
+        if until is None:
+            until = since + LIST_WINDOW_MS
+        records = await self.store.list_executions(
+            workflow_id=workflow_id,
+            project_id=project_id,
+            status=status,
+            since=since,
+            until=until,
+            limit=min(limit, MAX_LIST),
+            offset=offset,
+        )
+        return [brief(r) for r in records]
+
+    async def wait(self, execution_id: str) -> str:
+        """Wait until an execution of this runner ends; its final status."""
+        task = self._tasks.get(execution_id)
+        if task is not None:
+            await asyncio.shield(task)
+        record = await self.store.get_execution(execution_id)
+        if record is None:
+            raise ExecutionNotFoundError(execution_id)
+        return record.status
+
+    # -- control ----------------------------------------------------------
+
+    async def terminate(
+        self, execution_id: str, *, project_id: str | None = None
+    ) -> None:
+        """Stop a running execution; its status becomes ``cancel``.
+
+        Raises :class:`ExecutionStateError` if it has already ended.
+        """
+        record = await self.store.get_execution(execution_id, project_id=project_id)
+        if record is None:
+            raise ExecutionNotFoundError(execution_id)
+        if record.status in TERMINAL:
+            raise ExecutionStateError(execution_id, record.status, "terminate")
+        task = self._tasks.get(execution_id)
+        if task is not None:
+            self._stopping[execution_id] = "cancel"
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(task)
+            return
+        # Not running here (its runner is gone): mark it.
+        nodes = await self.store.get_nodes(execution_id)
+        await self._interrupt(record, nodes, "cancel", "terminated")
+
+    async def retry(self, execution_id: str, *, project_id: str | None = None) -> str:
+        """Resume a failed execution from its failed node; returns its id.
+
+        The failed node gets a new attempt with the data it had entered
+        with; the nodes before it are not run again. Raises
+        :class:`ExecutionStateError` unless the status is ``fail``.
+        """
+        record = await self.store.get_execution(execution_id, project_id=project_id)
+        if record is None:
+            raise ExecutionNotFoundError(execution_id)
+        if record.status != "fail" or execution_id in self._tasks:
+            raise ExecutionStateError(execution_id, record.status, "retry")
+        now = self._now_ms()
+        record.status = "running"
+        record.end_time = None
+        record.error = None
+        record.output = None
+        record.owner = self.owner
+        record.last_update_time = now
+        self._running[execution_id] = self._loaded(record.definition)
+        await self.store.save_execution(record)
+        self._launch(record, retry=True)
+        return execution_id
+
+    async def recover(self, *, all_owners: bool = False) -> builtins.list[str]:
+        """Mark executions whose runner process died; returns their ids.
+
+        An execution left ``running`` by a process that no longer exists
+        (on this machine; or any other runner's, with ``all_owners=True``)
+        becomes ``fail`` with an error saying so, and can then be resumed
+        with :meth:`retry`. Call it when a runner starts on a durable store.
+        """
+        found = []
+        offset = 0
+        while True:
+            page = await self.store.list_executions(
+                status="running", limit=MAX_LIST, offset=offset
+            )
+            offset += len(page)
+            for record in page:
+                if record.execution_id in self._tasks or record.owner == self.owner:
+                    continue
+                if not all_owners and _owner_alive(record.owner):
+                    continue
+                nodes = await self.store.get_nodes(record.execution_id)
+                await self._interrupt(
+                    record,
+                    nodes,
+                    "fail",
+                    "interrupted: the process running this execution stopped; "
+                    "retry resumes it",
+                )
+                found.append(record.execution_id)
+            if len(page) < MAX_LIST:
+                return found
+
+    async def _interrupt(
+        self,
+        record: ExecutionRecord,
+        nodes: builtins.list[NodeRecord],
+        status: Status,
+        message: str,
+    ) -> None:
+        now = self._now_ms()
+        changed = []
+        for node in nodes:
+            for attempt in node.attempts:
+                if attempt["status"] == "running":
+                    attempt["status"] = status
+                    attempt["end_time"] = now
+                    attempt["error_message"] = message
+                    changed.append(node)
+        record.status = status
+        record.error = message if status == "fail" else None
+        record.end_time = now
+        record.last_update_time = now
+        record.owner = None
+        await self.store.save_execution(record, changed)
+
+    async def aclose(self, *, timeout: float | None = 0) -> None:
+        """Stop: wait up to ``timeout`` seconds for running executions, then
+        checkpoint the rest as interrupted (``fail``, retryable), and close
+        the executor (the store stays open: it belongs to the caller)."""
+        tasks = builtins.list(self._tasks.values())
+        if tasks and timeout != 0:
+            await asyncio.wait(tasks, timeout=timeout)
+        for execution_id, task in builtins.list(self._tasks.items()):
+            self._stopping[execution_id] = "fail"
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._own_executor:
+            await self.executor.aclose()
+
+    # -- running ----------------------------------------------------------
+
+    async def _execute(self, record: ExecutionRecord, retry: bool) -> None:
+        """Run an execution to its end; never raises."""
+        nodes: builtins.list[NodeRecord] = []
+        try:
+            resume = None
+            if retry:
+                nodes = await self.store.get_nodes(record.execution_id)
+                if nodes and nodes[-1].node_id == record.state_id:
+                    resume = nodes[-1]
+            await self._run(record, nodes, resume)
+        except asyncio.CancelledError:
+            status = self._stopping.get(record.execution_id, "cancel")
+            message = {
+                "cancel": "terminated",
+                "timeout": "the execution timed out",
+            }.get(status, "interrupted: the runner stopped; retry resumes it")
+            await asyncio.shield(self._interrupt(record, nodes, status, message))
+        except Exception as exc:  # a defect: record it rather than lose it
+            log.exception("execution %s failed inside the runner", record.execution_id)
+            with contextlib.suppress(Exception):
+                await self._interrupt(
+                    record,
+                    nodes,
+                    "fail",
+                    f"internal error: {type(exc).__name__}: {exc}",
+                )
+
+    async def _run(
+        self,
+        record: ExecutionRecord,
+        nodes: builtins.list[NodeRecord],
+        resume: NodeRecord | None,
+    ) -> None:
+        definition, constants = self._running[record.execution_id]
+        store = self.store
+        timeout = EXPRESS_TIMEOUT if definition.mode == "EXPRESS" else self.timeout
+        deadline = None if timeout is None else record.begin_time / 1000 + timeout
+        base_context = {
+            "execution_id": record.execution_id,
+            "workflow_id": record.workflow_id,
+            "workflow_name": record.workflow_name,
+            "project_id": record.project_id,
+            "headers": record.headers,
+            "create_time": record.create_time or _format_ms(record.begin_time),
+            "workflow_run_id": record.workflow_run_id,
+        }
+        data = record.state_data
+        state_id = record.state_id
+        while state_id is not None:
+            state = definition.state(state_id)
+            if resume is not None:
+                node, resume = resume, None
+            else:
+                node = NodeRecord(
+                    execution_id=record.execution_id,
+                    node_execution_id=str(uuid.uuid4()),
+                    position=len(nodes),
+                    node_id=state.id,
+                    node_name=state.name,
+                )
+                nodes.append(node)
+            try:
+                if isinstance(state, OperationState):
+                    outcome = await self._operation(
+                        record,
+                        node,
+                        state,
+                        definition,
+                        constants,
+                        base_context,
+                        data,
+                        deadline,
+                    )
+                else:
+                    outcome = await self._sleep(record, node, state, data, deadline)
+            except _Stop as stop:
+                await self._end(record, node, stop.status, None, stop.message)
+                return
+            if outcome is None:  # failed, not handled
+                await self._end(record, node, "fail", None, None)
+                return
+            data, state_id = outcome
+            now = self._now_ms()
+            record.state_id = state_id
+            record.state_data = data
+            record.last_update_time = now
+            if state_id is None:
+                record.status = "success"
+                record.output = data
+                record.end_time = now
+                record.owner = None
+            await store.save_execution(record, (node,))
+
+    async def _end(
+        self,
+        record: ExecutionRecord,
+        node: NodeRecord,
+        status: Status,
+        output: Any,
+        message: str | None,
+    ) -> None:
+        now = self._now_ms()
+        for attempt in node.attempts:
+            if attempt["status"] == "running":
+                attempt["status"] = status
+                attempt["end_time"] = now
+                attempt["error_message"] = message
+        record.status = status
+        record.output = output
+        record.end_time = now
+        record.last_update_time = now
+        record.error = message if status == "fail" else None
+        record.owner = None
+        await self.store.save_execution(record, (node,))
+
+    def _remaining(self, deadline: float | None) -> float | None:
+        if deadline is None:
+            return None
+        return deadline - self.clock.now()
+
+    async def _wait(self, seconds: float, deadline: float | None) -> None:
+        remaining = self._remaining(deadline)
+        if remaining is not None and remaining <= seconds:
+            await self.clock.sleep(max(0.0, remaining))
+            raise _Stop("timeout", "the execution timed out")
+        await self.clock.sleep(seconds)
+
+    async def _sleep(
+        self,
+        record: ExecutionRecord,
+        node: NodeRecord,
+        state: SleepState,
+        data: Any,
+        deadline: float | None,
+    ) -> tuple[Any, str | None]:
+        attempt = _attempt(self._now_ms(), data)
+        node.attempts.append(attempt)
+        record.last_update_time = attempt["begin_time"]
+        await self.store.save_execution(record, (node,))
+        await self._wait(state.duration, deadline)
+        attempt["status"] = "success"
+        attempt["output"] = data
+        attempt["end_time"] = self._now_ms()
+        return data, state.transition
+
+    async def _operation(
+        self,
+        record: ExecutionRecord,
+        node: NodeRecord,
+        state: OperationState,
+        definition: Definition,
+        constants: Any,
+        base_context: dict[str, Any],
+        data: Any,
+        deadline: float | None,
+    ) -> tuple[Any, str | None] | None:
+        retries_used: dict[str, int] = {}
+        while True:
+            attempt_number = len(node.attempts) + 1
+            context = {
+                **base_context,
+                "state_id": state.id,
+                "state_name": state.name,
+                "attempt": attempt_number,
+            }
+            attempt = _attempt(self._now_ms(), None)
+            node.attempts.append(attempt)
+            failure: FunctionFailure
+            try:
+                current = (
+                    data
+                    if state.input_filter is None
+                    else state.input_filter.apply(data)
+                )
+                actions = state.actions
+                if state.action_mode == "parallel" and len(actions) > 1:
+                    events = [
+                        self._event(a, current, data, record.merge, constants, context)
+                        for a in actions
+                    ]
+                    attempt["input"] = events
+                    record.last_update_time = attempt["begin_time"]
+                    await self.store.save_execution(record, (node,))
+                    results = await asyncio.gather(
+                        *(
+                            self._call(definition, a, e, context)
+                            for a, e in zip(actions, events)
+                        ),
+                        return_exceptions=True,
+                    )
+                    for result in results:
+                        if isinstance(result, BaseException):
+                            raise result
+                    attempt["output"] = results
+                    for result in results:
+                        current = merge_result(current, result)
+                else:
+                    inputs: builtins.list[Any] = []
+                    outputs: builtins.list[Any] = []
+                    for index, action in enumerate(actions):
+                        event = self._event(
+                            action, current, data, record.merge, constants, context
+                        )
+                        inputs.append(event)
+                        attempt["input"] = event if len(actions) == 1 else inputs
+                        if index == 0:
+                            record.last_update_time = attempt["begin_time"]
+                            await self.store.save_execution(record, (node,))
+                        result = await self._call(definition, action, event, context)
+                        outputs.append(result)
+                        current = merge_result(current, result)
+                    attempt["output"] = outputs[0] if len(actions) == 1 else outputs
+                if state.output_filter is not None:
+                    current = state.output_filter.apply(current)
+            except FunctionFailure as exc:
+                failure = exc
+            except flowmap.FlowmapError as exc:
+                failure = FunctionFailure.from_exception(exc)
+            else:
+                attempt["status"] = "success"
+                attempt["end_time"] = self._now_ms()
+                return current, state.transition
+            attempt["status"] = "fail"
+            attempt["end_time"] = self._now_ms()
+            attempt["error_message"] = str(failure)
+            handler = next(
+                (
+                    h
+                    for h in state.on_errors
+                    if h.error == "*" or h.error in failure.names
+                ),
+                None,
+            )
+            if handler is None:
+                return None
+            if handler.retry_ref is not None:
+                policy = definition.retry(handler.retry_ref)
+                used = retries_used.get(policy.name, 0)
+                if used < policy.max_attempts:
+                    retries_used[policy.name] = used + 1
+                    record.last_update_time = attempt["end_time"]
+                    await self.store.save_execution(record, (node,))
+                    await self._wait(policy.delay, deadline)
+                    continue
+            if handler.transition is None:
+                return None
+            error = {
+                "error": failure.error,
+                "message": failure.message,
+                "node_id": state.id,
+            }
+            return _with_error(data, error), handler.transition
+
+    @staticmethod
+    def _event(
+        action: Action,
+        current: Any,
+        entering: Any,
+        merge: bool,
+        constants: Any,
+        context: dict[str, Any],
+    ) -> Any:
+        mapping = action.mapping
+        if mapping is None:
+            return current
+        event = mapping.apply(current, constants=constants, context=context)
+        if merge:
+            event = flowmap.merge(entering, event)
+        return event
+
+    async def _call(
+        self,
+        definition: Definition,
+        action: Action,
+        event: Any,
+        context: dict[str, Any],
+    ) -> Any:
+        function = definition.function(action.function_ref.ref_name)
+        return await self.executor.invoke(
+            function.name, function.operation, event, context
+        )
+
+
+def _attempt(begin: int, input: Any) -> dict[str, Any]:
+    return {
+        "status": "running",
+        "input": input,
+        "output": None,
+        "begin_time": begin,
+        "end_time": None,
+        "error_message": None,
+        "request_id": str(uuid.uuid4()),
+    }
+
+
+def _with_error(data: Any, error: dict[str, Any]) -> Any:
+    if type(data) is dict:
+        return {**data, "error": error}
+    return {"data": data, "error": error}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return f"a {type(value).__name__}"
+
+
+def _format_ms(ms: int) -> str:
+    text = format_time(ms)
+    assert text is not None
+    return text
+
+
+def _time_ms(value: str | int | None, name: str) -> int | None:
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise ExecutionInputError(
+            name, f"must be a time such as 2024-01-31T08:00:00Z, not {value!r}"
+        ) from None

@@ -1,0 +1,538 @@
+"""Where workflows, executions and node records are kept.
+
+:class:`Store` is the whole interface a runner (and ``flowmap serve``) needs:
+five methods for workflows, four for executions and their node records, and
+``close``. It is asynchronous so that a store backed by a network database
+fits beside the two embedded ones here:
+
+- :class:`MemoryStore` keeps everything in dictionaries (tests, benchmarks,
+  one-off runs);
+- :class:`SQLiteStore` keeps everything in one SQLite file in WAL mode.
+  Every save is one transaction, so a process that dies loses nothing that a
+  save had returned from.
+
+Records are saved whole (``save_execution`` writes the execution and the
+node records given with it in one transaction) so that a store needs no
+knowledge of how a runner works.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from ._records import ExecutionRecord, NodeRecord, Status, WorkflowRecord
+
+__all__ = ["MemoryStore", "SQLiteStore", "Store"]
+
+MAX_LIST = 200
+
+
+class Store(abc.ABC):
+    """The storage interface of flows: workflows, executions, node records.
+
+    Workflow ids and execution ids are unique across projects. ``project_id``
+    arguments, where given, restrict what is found to that project (a
+    record of another project is "not found"). Lists are newest first.
+    """
+
+    # -- workflows ------------------------------------------------------
+
+    @abc.abstractmethod
+    async def create_workflow(self, record: WorkflowRecord) -> None:
+        """Add a workflow; raises :class:`KeyError` if its id exists."""
+
+    @abc.abstractmethod
+    async def get_workflow(
+        self, workflow_id: str, *, project_id: str | None = None
+    ) -> WorkflowRecord | None:
+        """The workflow with this id, or None."""
+
+    @abc.abstractmethod
+    async def list_workflows(
+        self,
+        project_id: str,
+        *,
+        name: str | None = None,
+        limit: int = MAX_LIST,
+        offset: int = 0,
+    ) -> list[WorkflowRecord]:
+        """A project's workflows (only those named ``name`` if given)."""
+
+    @abc.abstractmethod
+    async def update_workflow(self, record: WorkflowRecord) -> bool:
+        """Replace a workflow; False if there is none with its id/project."""
+
+    @abc.abstractmethod
+    async def delete_workflow(
+        self, workflow_id: str, *, project_id: str | None = None
+    ) -> bool:
+        """Remove a workflow (its executions stay); False if there was none."""
+
+    # -- executions -----------------------------------------------------
+
+    @abc.abstractmethod
+    async def save_execution(
+        self, record: ExecutionRecord, nodes: Sequence[NodeRecord] = ()
+    ) -> None:
+        """Insert or replace an execution and the given node records, atomically.
+
+        A node record replaces the one with the same ``node_execution_id``.
+        """
+
+    @abc.abstractmethod
+    async def get_execution(
+        self, execution_id: str, *, project_id: str | None = None
+    ) -> ExecutionRecord | None:
+        """The execution with this id, or None."""
+
+    @abc.abstractmethod
+    async def get_nodes(self, execution_id: str) -> list[NodeRecord]:
+        """An execution's node records, in the order they were visited."""
+
+    @abc.abstractmethod
+    async def list_executions(
+        self,
+        *,
+        workflow_id: str | None = None,
+        project_id: str | None = None,
+        status: Status | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int = MAX_LIST,
+        offset: int = 0,
+    ) -> list[ExecutionRecord]:
+        """Executions begun in ``[since, until]`` (ms), newest first."""
+
+    async def close(self) -> None:  # noqa: B027 - optional for a store
+        """Release what the store holds (a database connection)."""
+
+
+def _check_page(limit: int, offset: int) -> tuple[int, int]:
+    return max(0, min(limit, MAX_LIST)), max(0, offset)
+
+
+class MemoryStore(Store):
+    """A store in dictionaries: fast, and gone when the process ends.
+
+    Saved records are copied (their JSON values are kept by reference, as the
+    runner never changes them); what the get and list methods return is a
+    copy too, so changing it changes nothing stored.
+
+    >>> import asyncio
+    >>> store = MemoryStore()
+    >>> asyncio.run(store.get_execution("nope")) is None
+    True
+    """
+
+    def __init__(self) -> None:
+        self._workflows: dict[str, WorkflowRecord] = {}
+        self._executions: dict[str, ExecutionRecord] = {}
+        self._nodes: dict[str, dict[str, NodeRecord]] = {}
+
+    async def create_workflow(self, record: WorkflowRecord) -> None:
+        if record.workflow_id in self._workflows:
+            raise KeyError(record.workflow_id)
+        self._workflows[record.workflow_id] = record.copy()
+
+    async def get_workflow(
+        self, workflow_id: str, *, project_id: str | None = None
+    ) -> WorkflowRecord | None:
+        record = self._workflows.get(workflow_id)
+        if record is None or project_id not in (None, record.project_id):
+            return None
+        return record.copy()
+
+    async def list_workflows(
+        self,
+        project_id: str,
+        *,
+        name: str | None = None,
+        limit: int = MAX_LIST,
+        offset: int = 0,
+    ) -> list[WorkflowRecord]:
+        limit, offset = _check_page(limit, offset)
+        found = [
+            r
+            for r in self._workflows.values()
+            if r.project_id == project_id and name in (None, r.name)
+        ]
+        found.sort(key=lambda r: (-r.created_time, r.workflow_id))
+        return [r.copy() for r in found[offset : offset + limit]]
+
+    async def update_workflow(self, record: WorkflowRecord) -> bool:
+        old = self._workflows.get(record.workflow_id)
+        if old is None or old.project_id != record.project_id:
+            return False
+        self._workflows[record.workflow_id] = record.copy()
+        return True
+
+    async def delete_workflow(
+        self, workflow_id: str, *, project_id: str | None = None
+    ) -> bool:
+        old = self._workflows.get(workflow_id)
+        if old is None or project_id not in (None, old.project_id):
+            return False
+        del self._workflows[workflow_id]
+        return True
+
+    async def save_execution(
+        self, record: ExecutionRecord, nodes: Sequence[NodeRecord] = ()
+    ) -> None:
+        self._executions[record.execution_id] = dataclasses.replace(record)
+        if nodes:
+            kept = self._nodes.setdefault(record.execution_id, {})
+            for node in nodes:
+                kept[node.node_execution_id] = node.snapshot()
+
+    async def get_execution(
+        self, execution_id: str, *, project_id: str | None = None
+    ) -> ExecutionRecord | None:
+        record = self._executions.get(execution_id)
+        if record is None or project_id not in (None, record.project_id):
+            return None
+        return dataclasses.replace(record)
+
+    async def get_nodes(self, execution_id: str) -> list[NodeRecord]:
+        nodes = self._nodes.get(execution_id, {}).values()
+        return sorted((n.snapshot() for n in nodes), key=lambda n: n.position)
+
+    async def list_executions(
+        self,
+        *,
+        workflow_id: str | None = None,
+        project_id: str | None = None,
+        status: Status | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int = MAX_LIST,
+        offset: int = 0,
+    ) -> list[ExecutionRecord]:
+        limit, offset = _check_page(limit, offset)
+        found = [
+            r
+            for r in self._executions.values()
+            if workflow_id in (None, r.workflow_id)
+            and project_id in (None, r.project_id)
+            and status in (None, r.status)
+            and (since is None or r.begin_time >= since)
+            and (until is None or r.begin_time <= until)
+        ]
+        found.sort(key=lambda r: (-r.begin_time, r.execution_id))
+        return [dataclasses.replace(r) for r in found[offset : offset + limit]]
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS workflows (
+    workflow_id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    created_time INTEGER NOT NULL,
+    updated_time INTEGER NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS workflows_by_project ON workflows (project_id, name);
+CREATE TABLE IF NOT EXISTS executions (
+    execution_id TEXT PRIMARY KEY,
+    workflow_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    begin_time INTEGER NOT NULL,
+    definition TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS executions_by_workflow
+    ON executions (workflow_id, begin_time);
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
+CREATE TABLE IF NOT EXISTS nodes (
+    execution_id TEXT NOT NULL,
+    node_execution_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (execution_id, node_execution_id)
+);
+"""
+
+# The execution fields kept in the ``record`` column (the rest have columns).
+_EXECUTION_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(ExecutionRecord)
+    if f.name not in ("execution_id", "workflow_id", "project_id", "definition")
+)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class SQLiteStore(Store):
+    """A store in one SQLite file (the standard library's ``sqlite3``, WAL).
+
+    ``path`` is a file (created if missing) or ``":memory:"``. Every save is
+    one transaction. With ``synchronous="NORMAL"`` (the default) a save that
+    has returned survives the death of the process (WAL keeps it); use
+    ``"FULL"`` to survive a power cut as well, at the cost of one fsync per
+    save. Calls are short and made on the caller's thread under a lock, so
+    one store may be shared by threads.
+
+    >>> import asyncio
+    >>> store = SQLiteStore(":memory:")
+    >>> asyncio.run(store.list_executions())
+    []
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+    ) -> None:
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(
+                f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}"
+            )
+        self.path = str(path)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.executescript(_SCHEMA)
+
+    def _write(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, params in statements:
+                    db.execute(sql, params)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # -- workflows ------------------------------------------------------
+
+    @staticmethod
+    def _workflow(row: Any) -> WorkflowRecord:
+        return WorkflowRecord(
+            workflow_id=row[0],
+            project_id=row[1],
+            name=row[2],
+            definition=json.loads(row[3]),
+            created_time=row[4],
+            updated_time=row[5],
+            created_by=row[6],
+        )
+
+    async def create_workflow(self, record: WorkflowRecord) -> None:
+        try:
+            self._write(
+                [
+                    (
+                        "INSERT INTO workflows VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            record.workflow_id,
+                            record.project_id,
+                            record.name,
+                            _dumps(record.definition),
+                            record.created_time,
+                            record.updated_time,
+                            record.created_by,
+                        ),
+                    )
+                ]
+            )
+        except sqlite3.IntegrityError:
+            raise KeyError(record.workflow_id) from None
+
+    async def get_workflow(
+        self, workflow_id: str, *, project_id: str | None = None
+    ) -> WorkflowRecord | None:
+        rows = self._read(
+            "SELECT * FROM workflows WHERE workflow_id = ?", (workflow_id,)
+        )
+        if not rows or project_id not in (None, rows[0][1]):
+            return None
+        return self._workflow(rows[0])
+
+    async def list_workflows(
+        self,
+        project_id: str,
+        *,
+        name: str | None = None,
+        limit: int = MAX_LIST,
+        offset: int = 0,
+    ) -> list[WorkflowRecord]:
+        limit, offset = _check_page(limit, offset)
+        sql = "SELECT * FROM workflows WHERE project_id = ?"
+        params: tuple[Any, ...] = (project_id,)
+        if name is not None:
+            sql += " AND name = ?"
+            params += (name,)
+        sql += " ORDER BY created_time DESC, workflow_id LIMIT ? OFFSET ?"
+        return [self._workflow(r) for r in self._read(sql, (*params, limit, offset))]
+
+    async def update_workflow(self, record: WorkflowRecord) -> bool:
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE workflows SET name = ?, definition = ?, created_time = ?, "
+                "updated_time = ?, created_by = ? "
+                "WHERE workflow_id = ? AND project_id = ?",
+                (
+                    record.name,
+                    _dumps(record.definition),
+                    record.created_time,
+                    record.updated_time,
+                    record.created_by,
+                    record.workflow_id,
+                    record.project_id,
+                ),
+            )
+            return cursor.rowcount > 0
+
+    async def delete_workflow(
+        self, workflow_id: str, *, project_id: str | None = None
+    ) -> bool:
+        sql = "DELETE FROM workflows WHERE workflow_id = ?"
+        params: tuple[Any, ...] = (workflow_id,)
+        if project_id is not None:
+            sql += " AND project_id = ?"
+            params += (project_id,)
+        with self._lock:
+            return self._db.execute(sql, params).rowcount > 0
+
+    # -- executions -----------------------------------------------------
+
+    @staticmethod
+    def _execution(row: Any) -> ExecutionRecord:
+        fields = json.loads(row[3])
+        return ExecutionRecord(
+            execution_id=row[0],
+            workflow_id=row[1],
+            project_id=row[2],
+            definition=json.loads(row[4]),
+            **fields,
+        )
+
+    async def save_execution(
+        self, record: ExecutionRecord, nodes: Sequence[NodeRecord] = ()
+    ) -> None:
+        fields = {name: getattr(record, name) for name in _EXECUTION_FIELDS}
+        statements: list[tuple[str, tuple[Any, ...]]] = [
+            (
+                "INSERT INTO executions VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (execution_id) DO UPDATE SET "
+                "status = excluded.status, record = excluded.record",
+                (
+                    record.execution_id,
+                    record.workflow_id,
+                    record.project_id,
+                    record.status,
+                    record.begin_time,
+                    # Written once: an execution's definition never changes.
+                    _dumps(record.definition),
+                    _dumps(fields),
+                ),
+            )
+        ]
+        for node in nodes:
+            statements.append(
+                (
+                    "INSERT OR REPLACE INTO nodes VALUES (?, ?, ?, ?)",
+                    (
+                        record.execution_id,
+                        node.node_execution_id,
+                        node.position,
+                        _dumps(
+                            {
+                                "node_id": node.node_id,
+                                "node_name": node.node_name,
+                                "attempts": node.attempts,
+                            }
+                        ),
+                    ),
+                )
+            )
+        self._write(statements)
+
+    _EXECUTION_COLUMNS = "execution_id, workflow_id, project_id, record, definition"
+
+    async def get_execution(
+        self, execution_id: str, *, project_id: str | None = None
+    ) -> ExecutionRecord | None:
+        rows = self._read(
+            f"SELECT {self._EXECUTION_COLUMNS} FROM executions WHERE execution_id = ?",
+            (execution_id,),
+        )
+        if not rows or project_id not in (None, rows[0][2]):
+            return None
+        return self._execution(rows[0])
+
+    async def get_nodes(self, execution_id: str) -> list[NodeRecord]:
+        rows = self._read(
+            "SELECT node_execution_id, position, record FROM nodes "
+            "WHERE execution_id = ? ORDER BY position",
+            (execution_id,),
+        )
+        nodes = []
+        for node_execution_id, position, text in rows:
+            data = json.loads(text)
+            nodes.append(
+                NodeRecord(
+                    execution_id=execution_id,
+                    node_execution_id=node_execution_id,
+                    position=position,
+                    node_id=data["node_id"],
+                    node_name=data["node_name"],
+                    attempts=data["attempts"],
+                )
+            )
+        return nodes
+
+    async def list_executions(
+        self,
+        *,
+        workflow_id: str | None = None,
+        project_id: str | None = None,
+        status: Status | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int = MAX_LIST,
+        offset: int = 0,
+    ) -> list[ExecutionRecord]:
+        limit, offset = _check_page(limit, offset)
+        where: list[str] = []
+        params: list[Any] = []
+        for column, op, value in (
+            ("workflow_id", "=", workflow_id),
+            ("project_id", "=", project_id),
+            ("status", "=", status),
+            ("begin_time", ">=", since),
+            ("begin_time", "<=", until),
+        ):
+            if value is not None:
+                where.append(f"{column} {op} ?")
+                params.append(value)
+        sql = f"SELECT {self._EXECUTION_COLUMNS} FROM executions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY begin_time DESC, execution_id LIMIT ? OFFSET ?"
+        rows = self._read(sql, (*params, limit, offset))
+        return [self._execution(row) for row in rows]
+
+    async def close(self) -> None:
+        with self._lock:
+            self._db.close()
