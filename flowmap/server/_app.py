@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ._errors import BAD_PATH, BAD_QUERY, METHOD_NOT_ALLOWED, NO_ROUTE, ApiError
 from ..flows import Runner
+from ._errors import BAD_PATH, BAD_QUERY, METHOD_NOT_ALLOWED, NO_ROUTE, ApiError
 from ._http import (
     DEFAULT_MAX_BODY,
     Call,
@@ -31,8 +31,8 @@ from ._http import (
     error_response,
     json_response,
 )
-from ._signature import KeyRing
 from ._openapi import openapi_document
+from ._signature import KeyRing
 
 __all__ = ["Backend", "create_app"]
 
@@ -294,9 +294,7 @@ class _Routes:
         return Response(status_code=204, headers={"X-Request-Id": call.request_id})
 
     async def start(self, call: Call) -> Response:
-        execution_id = await self.backend.start(
-            call.params, _headers(call), call.json()
-        )
+        execution_id = await self.backend.start(call.params, _headers(call), call.body)
         return json_response({"execution_id": execution_id}, 200, call.request_id)
 
     async def run_sync(self, call: Call) -> Response:
