@@ -8,7 +8,6 @@ The bad inputs are data: tests/data/server_errors.json.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,95 +19,14 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
 import httpx
-from servertools import LiveServer
+from servertools import PROJECT, SLEEPY, THREE, Functions, LiveServer
 
 from flowmap.flows import MemoryStore, Runner
 from flowmap.server import RunnerBackend, create_app
 
 DATA = Path(__file__).parent / "data"
-PROJECT = "p1"
 BASE = f"/v2/{PROJECT}/fgs/workflows"
 TERMINAL = {"success", "fail", "timeout", "cancel"}
-
-
-def urn(name: str) -> str:
-    return f"urn:fss:local:{PROJECT}:function:default:{name}:latest"
-
-
-def operation(
-    state_id: str, function: str, arguments: Any = None, **more: Any
-) -> dict[str, Any]:
-    ref: dict[str, Any] = {"ref_name": function}
-    if arguments is not None:
-        ref["arguments"] = arguments
-    state = {
-        "id": state_id,
-        "name": state_id.upper(),
-        "type": "Operation",
-        "actions": [{"function_ref": ref}],
-    }
-    state.update(more)
-    return state
-
-
-#: Three Operation nodes: add, show what the node saw, a function that fails
-#: while told to (for retry).
-THREE = {
-    "name": "three",
-    "description": "add, look, maybe fail",
-    "start": "add",
-    "functions": [
-        {"name": "add", "operation": urn("add")},
-        {"name": "look", "operation": urn("look")},
-        {"name": "flaky", "operation": urn("flaky")},
-    ],
-    "states": [
-        operation("add", "add", {"a": "$.a", "b": "$.b | 10"}, transition="look"),
-        operation("look", "look", {"total": "$.sum"}, transition="last"),
-        operation("last", "flaky", end=True),
-    ],
-}
-
-SLEEPY = {
-    "name": "sleepy",
-    "start": "first",
-    "functions": [{"name": "add", "operation": urn("add")}],
-    "states": [
-        operation("first", "add", {"a": "$.a", "b": 1}, transition="nap"),
-        {"id": "nap", "name": "Nap", "type": "Sleep", "duration": 3600, "end": True},
-    ],
-}
-
-
-class Functions:
-    """The test flows' handlers, with a switch for the failing one."""
-
-    def __init__(self) -> None:
-        self.failures_left = 0
-        self.lock = threading.Lock()
-
-    def registry(self) -> dict[str, Any]:
-        return {"add": self.add, "look": self.look, "flaky": self.flaky}
-
-    @staticmethod
-    def add(event: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-        return {"sum": event["a"] + event["b"]}
-
-    @staticmethod
-    def look(event: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "event_keys": sorted(event),
-            "run_id": context.get("workflow_run_id"),
-            "create_time": context.get("create_time"),
-            "headers": context.get("headers"),
-        }
-
-    def flaky(self, event: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-        with self.lock:
-            if self.failures_left > 0:
-                self.failures_left -= 1
-                raise RuntimeError("flaky is told to fail")
-        return {"done": True}
 
 
 class Api:

@@ -22,7 +22,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..flows import Runner
-from ._errors import BAD_PATH, BAD_QUERY, METHOD_NOT_ALLOWED, NO_ROUTE, ApiError
+from ._errors import (
+    BAD_PATH,
+    BAD_QUERY,
+    BAD_TYPE,
+    METHOD_NOT_ALLOWED,
+    NO_ROUTE,
+    NOT_OBJECT,
+    ApiError,
+)
 from ._http import (
     DEFAULT_MAX_BODY,
     Call,
@@ -64,6 +72,9 @@ class Backend(Protocol):
         self, project_id: str, workflow_id: str, body: Any
     ) -> dict[str, Any]: ...
     async def delete_workflow(self, project_id: str, workflow_id: str) -> None: ...
+    async def delete_workflows(
+        self, project_id: str, workflow_urns: list[str]
+    ) -> dict[str, Any]: ...
 
     async def start(
         self, path_params: Mapping[str, str], headers: Mapping[str, str], body: Any
@@ -133,6 +144,7 @@ def create_app(
     table: list[tuple[str, str, Any]] = [
         (base, "POST", routes.create_workflow),
         (base, "GET", routes.list_workflows),
+        (base, "DELETE", routes.delete_workflows),
         (base + "/{workflow_id}", "GET", routes.get_workflow),
         (base + "/{workflow_id}", "PUT", routes.update_workflow),
         (base + "/{workflow_id}", "DELETE", routes.delete_workflow),
@@ -292,6 +304,31 @@ class _Routes:
         p = _check_ids(call)
         await self.backend.delete_workflow(call.project_id, p["workflow_id"])
         return Response(status_code=204, headers={"X-Request-Id": call.request_id})
+
+    async def delete_workflows(self, call: Call) -> Response:
+        _check_ids(call)
+        body = call.json()
+        if not isinstance(body, dict) or set(body) != {"workflow_urns"}:
+            raise ApiError(
+                400,
+                NOT_OBJECT,
+                'the body must be the object {"workflow_urns": [...]}',
+                field="workflow_urns",
+            )
+        urns = body["workflow_urns"]
+        if (
+            not isinstance(urns, list)
+            or not 1 <= len(urns) <= 200
+            or not all(isinstance(u, str) for u in urns)
+        ):
+            raise ApiError(
+                400,
+                BAD_TYPE,
+                '"workflow_urns" must be an array of 1 to 200 strings',
+                field="workflow_urns",
+            )
+        result = await self.backend.delete_workflows(call.project_id, urns)
+        return json_response(result, 200, call.request_id)
 
     async def start(self, call: Call) -> Response:
         execution_id = await self.backend.start(call.params, _headers(call), call.body)

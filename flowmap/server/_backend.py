@@ -153,6 +153,36 @@ class RunnerBackend:
         if not await self.store.delete_workflow(workflow_id, project_id=project_id):
             raise ApiError.workflow_not_found(workflow_id)
 
+    async def delete_workflows(
+        self, project_id: str, workflow_urns: list[str]
+    ) -> dict[str, Any]:
+        """Delete by URN (the SDK's batch delete): ``{success, fail}``."""
+        by_urn: dict[str, str] = {}
+        offset = 0
+        while True:
+            page = await self.store.list_workflows(
+                project_id, limit=_PAGE, offset=offset
+            )
+            for record in page:
+                urn = workflow_urn(record.project_id, record.name, self.region)
+                by_urn[urn] = record.workflow_id
+            offset += len(page)
+            if len(page) < _PAGE:
+                break
+        success: list[str] = []
+        fail: list[dict[str, str]] = []
+        for urn in workflow_urns:
+            workflow_id = by_urn.pop(urn, None)
+            if workflow_id is not None and await self.store.delete_workflow(
+                workflow_id, project_id=project_id
+            ):
+                success.append(urn)
+            else:
+                fail.append(
+                    {"workflow_urn": urn, "error_detail": "no workflow has this URN"}
+                )
+        return {"success": success, "fail": fail}
+
     # -- executions -------------------------------------------------------
 
     async def start(

@@ -203,6 +203,36 @@ _SCHEMAS: dict[str, Any] = {
         },
     },
     "Empty": {"type": "object"},
+    "WorkflowDeleteBody": {
+        "type": "object",
+        "required": ["workflow_urns"],
+        "additionalProperties": False,
+        "properties": {
+            "workflow_urns": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 200,
+                "items": {"type": "string"},
+            }
+        },
+    },
+    "BatchDeleteWorkflowsResponse": {
+        "type": "object",
+        "required": ["success", "fail"],
+        "properties": {
+            "success": {"type": "array", "items": {"type": "string"}},
+            "fail": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "workflow_urn": {"type": "string"},
+                        "error_detail": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
 }
 
 
@@ -297,6 +327,13 @@ def _document() -> dict[str, Any]:
                     _OFFSET,
                 ],
                 "ListWorkflowResponse",
+            ),
+            "delete": _op(
+                "BatchDeleteWorkflows",
+                "delete flows by URN",
+                [_PROJECT],
+                "BatchDeleteWorkflowsResponse",
+                body="WorkflowDeleteBody",
             ),
         },
         wf: {
