@@ -26,6 +26,16 @@ def _size(text: str) -> int:
     return int(text)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86_400:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    return value
+
+
 def add_parser(sub: Any) -> None:
     """Register ``serve`` on the subparsers of the ``flowmap`` command."""
     s = sub.add_parser(
@@ -63,6 +73,14 @@ def add_parser(sub: Any) -> None:
     s.add_argument(
         "--region", default="local", help="region id in workflow URNs (default: local)"
     )
+    s.add_argument(
+        "--grace",
+        type=_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="on SIGTERM, how long running executions may take to end before "
+        "they are checkpointed (default: 10)",
+    )
 
 
 def run(args: argparse.Namespace, stderr: TextIO) -> int:
@@ -87,6 +105,7 @@ def run(args: argparse.Namespace, stderr: TextIO) -> int:
             credentials=args.credentials,
             max_body_bytes=args.max_body,
             region=args.region,
+            shutdown_grace=args.grace,
             stderr=stderr,
         )
     except FlowmapError as exc:

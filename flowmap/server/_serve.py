@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
+import signal
+import threading
 import sys
 from typing import TextIO
 
@@ -62,6 +65,7 @@ def serve(
     credentials: str | None = None,
     max_body_bytes: int | None = None,
     region: str = "local",
+    shutdown_grace: float = 10.0,
     stderr: TextIO | None = None,
 ) -> int:
     """Run the server until it is told to stop; returns the exit status."""
@@ -82,6 +86,7 @@ def serve(
         credentials=keys,
         max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY,
         region=region,
+        shutdown_grace=shutdown_grace,
     )
     if keys is None:
         stderr.write(
@@ -102,8 +107,26 @@ def serve(
         lifespan="on",
         log_level="warning",
         server_header=False,
-        timeout_graceful_shutdown=30,
+        # Requests in flight (a sync execution) get the same grace as the
+        # runner's executions; then they are cancelled and checkpointed.
+        timeout_graceful_shutdown=max(1, math.ceil(shutdown_grace)),
     )
     server = uvicorn.Server(config)
-    server.run()
+    # uvicorn re-raises the signal that stopped it once it has shut down, to
+    # die of it; a completed graceful shutdown is a normal exit (status 0),
+    # so the handlers it restores before re-raising do nothing.
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {
+            sig: signal.signal(sig, _ignore) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0 if server.started else 1
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """A signal that arrives once shutdown is complete: nothing left to do."""
