@@ -12,8 +12,8 @@ import ipaddress
 import logging
 import math
 import signal
-import threading
 import sys
+import threading
 from typing import TextIO
 
 from ..errors import FlowmapError
