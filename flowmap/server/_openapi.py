@@ -127,6 +127,8 @@ _SCHEMAS: dict[str, Any] = {
             "output": _ANY,
             "errors": {
                 "type": "array",
+                "nullable": True,
+                "description": "null unless the status is fail",
                 "items": {"$ref": "#/components/schemas/SyncExecutionNodeErrorDetail"},
             },
             "begin_time": _TIME,
@@ -140,7 +142,11 @@ _SCHEMAS: dict[str, Any] = {
             "input": _ANY,
             "output": _ANY,
             "begin_time": {"type": "integer", "description": "epoch milliseconds"},
-            "end_time": {"type": "integer", "description": "epoch milliseconds"},
+            "end_time": {
+                "type": "integer",
+                "nullable": True,
+                "description": "epoch milliseconds; null while running",
+            },
             "error_message": _ANY,
             "request_id": {"type": "string"},
         },
