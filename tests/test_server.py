@@ -332,7 +332,10 @@ def test_bad_input(api: Api, case: dict[str, Any]) -> None:
     execution_id = api.start(workflow_id)
     api.wait(workflow_id, execution_id)
     path = case["path"].format(base=BASE, wf=workflow_id, ex=execution_id)
-    kwargs: dict[str, Any] = {"headers": case.get("headers", {})}
+    headers = case.get("headers", {})
+    kwargs: dict[str, Any] = {
+        "headers": [tuple(pair) for pair in case.get("header_pairs", [])] or headers
+    }
     if "json" in case:
         kwargs["json"] = case["json"]
     elif "raw" in case:

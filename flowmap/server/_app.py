@@ -44,6 +44,7 @@ from ._signature import KeyRing
 
 __all__ = ["Backend", "create_app"]
 
+RawHeaders = list[tuple[bytes, bytes]]
 ExecutionStatus = Literal["running", "success", "fail", "timeout", "cancel"]
 STATUSES: tuple[str, ...] = ("running", "success", "fail", "timeout", "cancel")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -77,10 +78,10 @@ class Backend(Protocol):
     ) -> dict[str, Any]: ...
 
     async def start(
-        self, path_params: Mapping[str, str], headers: Mapping[str, str], body: Any
+        self, path_params: Mapping[str, str], headers: RawHeaders, body: bytes
     ) -> str: ...
     async def run_sync(
-        self, path_params: Mapping[str, str], headers: Mapping[str, str], body: Any
+        self, path_params: Mapping[str, str], headers: RawHeaders, body: bytes
     ) -> dict[str, Any]: ...
     async def list_executions(
         self,
@@ -261,8 +262,11 @@ def _time_param(call: Call, name: str) -> datetime | None:
         ) from None
 
 
-def _headers(call: Call) -> dict[str, str]:
-    return {k: v for k, v in call.request.headers.items()}
+def _headers(call: Call) -> RawHeaders:
+    # The raw pairs, so that a header repeated with different values is
+    # refused by parse_start_request rather than one value silently kept.
+    headers: RawHeaders = call.request.scope["headers"]
+    return headers
 
 
 class _Routes:

@@ -26,6 +26,8 @@ from ..flows import (
 from ..flows._records import WorkflowRecord, format_time, workflow_info, workflow_urn
 from ._errors import CONFLICT, NOT_OBJECT, UNAVAILABLE
 
+RawHeaders = list[tuple[bytes, bytes]]
+
 __all__ = ["RunnerBackend"]
 
 log = logging.getLogger("flowmap.server")
@@ -186,7 +188,7 @@ class RunnerBackend:
     # -- executions -------------------------------------------------------
 
     async def start(
-        self, path_params: Mapping[str, str], headers: Mapping[str, str], body: Any
+        self, path_params: Mapping[str, str], headers: RawHeaders, body: bytes
     ) -> str:
         request = parse_start_request(path_params, headers, body)
         self._check_open()
@@ -204,7 +206,7 @@ class RunnerBackend:
             raise _api_error(exc) from None
 
     async def run_sync(
-        self, path_params: Mapping[str, str], headers: Mapping[str, str], body: Any
+        self, path_params: Mapping[str, str], headers: RawHeaders, body: bytes
     ) -> dict[str, Any]:
         request = parse_start_request(path_params, headers, body)
         self._check_open()
