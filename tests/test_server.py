@@ -408,5 +408,9 @@ def test_openapi_document_is_served(api: Api) -> None:
     document = response.json()
     assert document["openapi"].startswith("3.")
     paths = document["paths"]
-    assert set(paths[BASE.replace(PROJECT, "{project_id}")]) == {"get", "post"}
+    assert set(paths[BASE.replace(PROJECT, "{project_id}")]) == {
+        "get",
+        "post",
+        "delete",
+    }
     assert len(paths) == 7
