@@ -125,8 +125,8 @@ def create_app(
 
     >>> from flowmap.flows import Runner
     >>> app = create_app(Runner({}))
-    >>> sorted({r.path.split("/")[-1] for r in app.routes})[:3]
-    ['openapi.json', 'retry', 'sync-executions']
+    >>> [route.path for route in app.routes][:2]
+    ['/v2/{project_id}/fgs/workflows', '/v2/{project_id}/fgs/workflows/{workflow_id}']
     """
     if max_body_bytes < 1:
         raise ValueError(f"max_body_bytes must be positive, not {max_body_bytes}")
