@@ -85,14 +85,15 @@ def json_copy(value: Any) -> Any:
         for key, item in value.items():
             if type(key) is not str:
                 raise TypeError(f"object key {key!r} is not a string")
-            out[key] = json_copy(item)
+            # Scalars inline: most members of an event are scalars.
+            out[key] = item if type(item) in _PLAIN else json_copy(item)
         return out
     if kind is list or kind is tuple:
-        return [json_copy(item) for item in value]
-    if kind is str or kind is int or kind is bool or value is None:
+        return [item if type(item) in _PLAIN else json_copy(item) for item in value]
+    if kind in _PLAIN:
         return value
     if kind is float:
-        if value != value or value in (float("inf"), float("-inf")):
+        if value != value or value in (_INF, -_INF):
             raise TypeError(f"{value} is not a JSON number")
         return value
     if isinstance(value, (str, int, float)):
@@ -103,6 +104,10 @@ def json_copy(value: Any) -> Any:
     if isinstance(value, Mapping):
         return json_copy(dict(value))
     raise TypeError(f"a {type(value).__name__} is not a JSON value")
+
+
+_PLAIN = frozenset((str, int, bool, type(None)))
+_INF = float("inf")
 
 
 class EmbeddedExecutor:
@@ -149,7 +154,7 @@ class EmbeddedExecutor:
     async def invoke(
         self, name: str, operation: str, event: Any, context: dict[str, Any]
     ) -> Any:
-        found = self._handler(name, operation)
+        found = self._cache.get((name, operation)) or self._handler(name, operation)
         if found is None:
             raise FunctionFailure(
                 "FunctionNotFound",

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -125,6 +126,11 @@ class ExecutionRecord:
     created_by: str = ""
     owner: str | None = None
 
+    def copy(self) -> ExecutionRecord:
+        """A shallow copy (the JSON values inside are shared, as they are
+        never changed once saved)."""
+        return ExecutionRecord(*_execution_fields(self))
+
 
 @dataclass(slots=True)
 class NodeRecord:
@@ -144,7 +150,19 @@ class NodeRecord:
 
     def snapshot(self) -> NodeRecord:
         """A copy whose attempt list and attempt dicts are new."""
-        return dataclasses.replace(self, attempts=[dict(a) for a in self.attempts])
+        return NodeRecord(
+            self.execution_id,
+            self.node_execution_id,
+            self.position,
+            self.node_id,
+            self.node_name,
+            [attempt.copy() for attempt in self.attempts],
+        )
+
+
+_execution_fields = operator.attrgetter(
+    *(f.name for f in dataclasses.fields(ExecutionRecord))
+)
 
 
 def workflow_urn(project_id: str, name: str, region: str = "local") -> str:

@@ -19,6 +19,7 @@ knowledge of how a runner works.
 from __future__ import annotations
 
 import abc
+import asyncio
 import dataclasses
 import json
 import sqlite3
@@ -185,7 +186,7 @@ class MemoryStore(Store):
     async def save_execution(
         self, record: ExecutionRecord, nodes: Sequence[NodeRecord] = ()
     ) -> None:
-        self._executions[record.execution_id] = dataclasses.replace(record)
+        self._executions[record.execution_id] = record.copy()
         if nodes:
             kept = self._nodes.setdefault(record.execution_id, {})
             for node in nodes:
@@ -197,7 +198,7 @@ class MemoryStore(Store):
         record = self._executions.get(execution_id)
         if record is None or project_id not in (None, record.project_id):
             return None
-        return dataclasses.replace(record)
+        return record.copy()
 
     async def get_nodes(self, execution_id: str) -> list[NodeRecord]:
         nodes = self._nodes.get(execution_id, {}).values()
@@ -225,7 +226,7 @@ class MemoryStore(Store):
             and (until is None or r.begin_time <= until)
         ]
         found.sort(key=lambda r: (-r.begin_time, r.execution_id))
-        return [dataclasses.replace(r) for r in found[offset : offset + limit]]
+        return [r.copy() for r in found[offset : offset + limit]]
 
 
 _SCHEMA = """
@@ -268,6 +269,17 @@ _EXECUTION_FIELDS = tuple(
 )
 
 
+@dataclasses.dataclass(slots=True)
+class _Write:
+    """One save_execution, serialised, waiting for its group commit."""
+
+    execution_id: str
+    columns: tuple[str, str, str, str, int]
+    definition: dict[str, Any]
+    fields: str
+    nodes: list[tuple[str, str, int, str]]
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -300,6 +312,7 @@ class SQLiteStore(Store):
             )
         self.path = str(path)
         self._lock = threading.Lock()
+        self._pending: list[tuple[_Write, asyncio.Future[None]]] = []
         self._db = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30
         )
@@ -430,43 +443,85 @@ class SQLiteStore(Store):
     async def save_execution(
         self, record: ExecutionRecord, nodes: Sequence[NodeRecord] = ()
     ) -> None:
-        fields = {name: getattr(record, name) for name in _EXECUTION_FIELDS}
-        statements: list[tuple[str, tuple[Any, ...]]] = [
+        # Saves made in the same turn of the event loop are committed in one
+        # transaction (a group commit); each save returns once it is committed.
+        write = _Write(
+            record.execution_id,
             (
-                "INSERT INTO executions VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (execution_id) DO UPDATE SET "
-                "status = excluded.status, record = excluded.record",
+                record.execution_id,
+                record.workflow_id,
+                record.project_id,
+                record.status,
+                record.begin_time,
+            ),
+            record.definition,
+            _dumps({name: getattr(record, name) for name in _EXECUTION_FIELDS}),
+            [
                 (
                     record.execution_id,
-                    record.workflow_id,
-                    record.project_id,
-                    record.status,
-                    record.begin_time,
-                    # Written once: an execution's definition never changes.
-                    _dumps(record.definition),
-                    _dumps(fields),
-                ),
-            )
-        ]
-        for node in nodes:
-            statements.append(
-                (
-                    "INSERT OR REPLACE INTO nodes VALUES (?, ?, ?, ?)",
-                    (
-                        record.execution_id,
-                        node.node_execution_id,
-                        node.position,
-                        _dumps(
-                            {
-                                "node_id": node.node_id,
-                                "node_name": node.node_name,
-                                "attempts": node.attempts,
-                            }
-                        ),
+                    node.node_execution_id,
+                    node.position,
+                    _dumps(
+                        {
+                            "node_id": node.node_id,
+                            "node_name": node.node_name,
+                            "attempts": node.attempts,
+                        }
                     ),
                 )
-            )
-        self._write(statements)
+                for node in nodes
+            ],
+        )
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._pending.append((write, done))
+        if len(self._pending) == 1:
+            loop.call_soon(self._commit)
+        await done
+
+    def _commit(self) -> None:
+        batch, self._pending = self._pending, []
+        error: BaseException | None = None
+        try:
+            with self._lock:
+                db = self._db
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    for write, _ in batch:
+                        status = write.columns[3]
+                        updated = db.execute(
+                            "UPDATE executions SET status = ?, record = ? "
+                            "WHERE execution_id = ?",
+                            (status, write.fields, write.execution_id),
+                        ).rowcount
+                        if not updated:
+                            # The definition is written once: it never changes.
+                            db.execute(
+                                "INSERT INTO executions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                (
+                                    *write.columns,
+                                    _dumps(write.definition),
+                                    write.fields,
+                                ),
+                            )
+                        if write.nodes:
+                            db.executemany(
+                                "INSERT OR REPLACE INTO nodes VALUES (?, ?, ?, ?)",
+                                write.nodes,
+                            )
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+        except Exception as exc:
+            error = exc
+        for _, done in batch:
+            if done.done():
+                continue
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
 
     _EXECUTION_COLUMNS = "execution_id, workflow_id, project_id, record, definition"
 
