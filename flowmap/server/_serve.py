@@ -106,6 +106,7 @@ def serve(
         port=port,
         lifespan="on",
         log_level="warning",
+        access_log=False,
         server_header=False,
         # Requests in flight (a sync execution) get the same grace as the
         # runner's executions; then they are cancelled and checkpointed.
