@@ -218,3 +218,29 @@ def test_signed_server_process(tmp_path: Path) -> None:
         code, err = server.stop()
     assert code == 0
     assert "OPEN" not in err and "signed" in err
+
+
+def test_without_the_server_extra_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    from flowmap.cli import main
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # import fails
+    err = io.StringIO()
+    assert main(["serve", "--db", ":memory:"], stderr=err) == 1
+    assert "pip install 'flowmap[server]'" in err.getvalue()
+    assert "uvicorn" in err.getvalue()
+
+
+def test_memory_database(tmp_path: Path) -> None:
+    with (
+        ServeProcess("--db", ":memory:", cwd=tmp_path) as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
+        assert client.post(BASE, json=THREE).status_code == 200
+        assert client.get(BASE).json()["total"] == 1
+        code, _ = server.stop()
+    assert code == 0
+    assert not list(tmp_path.iterdir())

@@ -137,9 +137,7 @@ def create_app(
         backend = RunnerBackend(runner, region=region, shutdown_grace=shutdown_grace)
     else:
         backend = runner
-    settings = Settings(
-        credentials=credentials, max_body_bytes=max_body_bytes, region=region
-    )
+    settings = Settings(credentials=credentials, max_body_bytes=max_body_bytes)
     routes = _Routes(backend, settings)
     base = "/v2/{project_id}/fgs/workflows"
     table: list[tuple[str, str, Any]] = [
