@@ -60,6 +60,7 @@ class Backend(Protocol):
     """
 
     async def startup(self) -> None: ...
+    def begin_shutdown(self) -> None: ...
     async def shutdown(self) -> None: ...
 
     async def create_workflow(self, project_id: str, body: Any) -> dict[str, Any]: ...
@@ -198,11 +199,14 @@ def create_app(
             )
         return error_response(error)
 
-    return Starlette(
+    app = Starlette(
         routes=starlette_routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error},
     )
+    # serve() tells the backend as soon as a stop signal arrives.
+    app.state.backend = backend
+    return app
 
 
 def _dispatch(methods: dict[str, Any], settings: Settings) -> Any:
