@@ -322,6 +322,7 @@ def _document() -> dict[str, Any]:
                 [_PROJECT],
                 "WorkflowSimpleInfo",
                 body="WorkflowCreateBody",
+                errors=(400, 401, 404, 409),
             ),
             "get": _op(
                 "ListWorkflow",
@@ -355,6 +356,7 @@ def _document() -> dict[str, Any]:
                 [_PROJECT, _WORKFLOW],
                 "WorkflowSimpleInfo",
                 body="WorkflowCreateBody",
+                errors=(400, 401, 404, 409),
             ),
             "delete": _op(
                 "DeleteWorkflow",
@@ -371,6 +373,7 @@ def _document() -> dict[str, Any]:
                 [_PROJECT, _WORKFLOW, *_START_HEADERS],
                 "StartWorkflowExecutionResponse",
                 body="FlowExecuteBody",
+                errors=(400, 401, 404, 503),
             ),
             "get": _op(
                 "ListWorkflowExecutions",
@@ -394,6 +397,7 @@ def _document() -> dict[str, Any]:
                 [_PROJECT, _WORKFLOW, *_START_HEADERS],
                 "StartSyncWorkflowExecutionResponse",
                 body="FlowExecuteBody",
+                errors=(400, 401, 404, 503),
             )
         },
         ex: {
@@ -410,7 +414,7 @@ def _document() -> dict[str, Any]:
                 "resume a failed execution from its failed node",
                 [_PROJECT, _WORKFLOW, _EXECUTION],
                 "Empty",
-                errors=(400, 401, 404, 409),
+                errors=(400, 401, 404, 409, 503),
             )
         },
         ex + "/terminate": {
