@@ -162,3 +162,24 @@ def test_the_installed_command(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["output"] == {"echoed": {"v": "d"}}
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_goes_to_stderr_on_a_terminal(tmp_path: Path) -> None:
+    body = one_node("add", {"x": "$.x"})
+    flow = write(tmp_path / "f.json", body)
+    out, err = io.StringIO(), Terminal()
+    code = main(
+        ["run", flow, "-", "--functions", FUNCTIONS, "--timeout", "30"],
+        stdin=io.StringIO('{"x": 4}'),
+        stdout=out,
+        stderr=err,
+    )
+    assert code == 0
+    assert json.loads(out.getvalue())["output"] == {"x": 4, "sum": 4}
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("  a attempt 1: success (")

@@ -559,3 +559,40 @@ def test_a_thousand_concurrent_executions_of_a_five_node_flow() -> None:
             assert len(shown["node_execution_details"]) == 5
 
     run(main())
+
+
+def test_deep_documents_fail_cleanly() -> None:
+    deep: Any = {}
+    for _ in range(5000):
+        deep = {"k": deep}
+
+    async def main() -> None:
+        async with Runner(FUNCTIONS) as runner:
+            with pytest.raises(ExecutionInputError, match="nested too deeply"):
+                await runner.start(load_definition(THREE), {"x": 1, "deep": deep})
+
+    run(main())
+
+
+def test_a_retry_gets_a_fresh_time_limit() -> None:
+    calls = {"n": 0}
+
+    async def once_bad(event: Any, context: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("first call fails")
+        return {"ok": True}
+
+    body = flow([sleep("s", 200, "a"), operation("a", "once_bad")], "once_bad")
+    body["mode"] = "EXPRESS"
+
+    async def main() -> None:
+        clock = ManualClock()
+        async with Runner({"once_bad": once_bad}, clock=clock) as runner:
+            first = await runner.run_sync(load_definition(body), {})
+            assert first["status"] == "fail"
+            clock.advance(3600)  # long after the first run's 5 minutes
+            await runner.retry(first["execution_id"])
+            assert await runner.wait(first["execution_id"]) == "success"
+
+    run(main())

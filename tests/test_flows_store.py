@@ -335,3 +335,46 @@ def test_sqlite_rows_are_json(tmp_path: Path) -> None:
     run(main())
     row = sqlite3.connect(path).execute("SELECT record FROM executions").fetchone()
     assert json.loads(row[0])["input"] == {"x": [1]}
+
+
+def test_recover_marks_more_than_a_page() -> None:
+    async def main() -> None:
+        store = MemoryStore()
+        dead = f"{os.uname().nodename}:999999999:gone"
+        for i in range(450):
+            record = execution(f"e{i:03}", begin=i)
+            record.owner = dead
+            await store.save_execution(record)
+        alive = execution("live", begin=1000)
+        alive.owner = f"{os.uname().nodename}:{os.getpid()}:me"
+        await store.save_execution(alive)
+        runner = Runner(load_functions(HERE / "flows_functions.py"), store=store)
+        marked = await runner.recover()
+        assert len(marked) == 450
+        assert [
+            r.execution_id for r in await store.list_executions(status="running")
+        ] == ["live"]
+
+    run(main())
+
+
+def test_sqlite_saves_from_one_loop_after_another(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "f.db")
+    for i in range(3):
+        run(store.save_execution(execution(f"e{i}")))
+    ids = [r.execution_id for r in run(store.list_executions())]
+    assert sorted(ids) == ["e0", "e1", "e2"]
+    run(store.close())
+
+
+def test_sqlite_group_commit_of_concurrent_saves(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = SQLiteStore(tmp_path / "f.db")
+        await asyncio.gather(
+            *(store.save_execution(execution(f"e{i:03}", begin=i)) for i in range(300))
+        )
+        assert len(await store.list_executions(limit=200)) == 200
+        assert len(await store.list_executions(limit=200, offset=200)) == 100
+        await store.close()
+
+    run(main())

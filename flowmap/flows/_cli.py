@@ -58,7 +58,7 @@ def add_parser(sub: Any) -> None:
     r.add_argument(
         "--db",
         metavar="PATH",
-        help="keep workflows and executions in this SQLite file (default: memory)",
+        help="keep the execution record in this SQLite file (default: memory)",
     )
     r.add_argument("--project-id", default="default", help="default: %(default)s")
     r.add_argument(
@@ -86,6 +86,8 @@ def command(
     headers = read_json(args.headers, "headers", stdin) if args.headers else None
     if headers is not None and not isinstance(headers, dict):
         raise ExecutionInputError("headers", "must be a JSON object")
+    if args.timeout is not None and not args.timeout > 0:
+        raise ExecutionInputError("--timeout", "must be a positive number of seconds")
     functions = load_functions(args.functions)
     progress = stderr if _is_terminal(stderr) else None
     shown = asyncio.run(_run(args, definition, data, headers, functions, progress))

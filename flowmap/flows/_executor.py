@@ -24,10 +24,10 @@ class FunctionFailure(Exception):
     """A function call that failed: what on_errors match and records show.
 
     ``error`` is the error's name (the exception's class name, or
-    ``FunctionNotFound``, ``InvalidResult``), ``names`` every name that an
-    ``on_errors`` entry may match (the class names along the exception's
-    MRO and its ``error_code`` attribute, if it has one) and ``message``
-    the text.
+    ``FunctionNotFound``, ``InvalidResult``, ``InvalidEvent``), ``names``
+    every name that an ``on_errors`` entry may match (the class names along
+    the exception's MRO and its ``error_code`` attribute, if it has one) and
+    ``message`` the text.
     """
 
     def __init__(self, error: str, message: str, names: tuple[str, ...] = ()) -> None:
@@ -161,8 +161,13 @@ class EmbeddedExecutor:
                 f"no handler registered for function {name} ({operation})",
             )
         handler, is_async = found
-        event = json_copy(event)
-        context = json_copy(context)
+        try:
+            event = json_copy(event)
+            context = json_copy(context)
+        except RecursionError:
+            raise FunctionFailure(
+                "InvalidEvent", f"the event of function {name} is nested too deeply"
+            ) from None
         try:
             if is_async:
                 result = await handler(event, context)

@@ -53,8 +53,19 @@ def format_time(ms: int | None) -> str | None:
     """
     if ms is None:
         return None
-    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = ms // 1000
+    last = _last_formatted
+    if last[0] == second:
+        cached: str = last[1]
+        return cached
+    moment = datetime.datetime.fromtimestamp(second, tz=datetime.timezone.utc)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Records are mostly shown in the second they are made: keep the last one.
+    _last_formatted[:] = (second, text)
+    return text
+
+
+_last_formatted: list[Any] = [None, ""]
 
 
 def parse_time(text: str) -> int:
@@ -129,7 +140,7 @@ class ExecutionRecord:
     def copy(self) -> ExecutionRecord:
         """A shallow copy (the JSON values inside are shared, as they are
         never changed once saved)."""
-        return ExecutionRecord(*_execution_fields(self))
+        return ExecutionRecord(*execution_fields(self))
 
 
 @dataclass(slots=True)
@@ -160,7 +171,7 @@ class NodeRecord:
         )
 
 
-_execution_fields = operator.attrgetter(
+execution_fields = operator.attrgetter(
     *(f.name for f in dataclasses.fields(ExecutionRecord))
 )
 

@@ -174,6 +174,8 @@ class Runner:
         clock: Clock | None = None,
         timeout: float | None = NORMAL_TIMEOUT,
     ) -> None:
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number, not {timeout!r}")
         if executor is None:
             if functions is None:
                 raise TypeError("a Runner needs functions or an executor")
@@ -321,7 +323,13 @@ class Runner:
             create_time=create_time,
         )
         await self.wait(execution_id)
-        record, nodes = await self._load(execution_id, None)
+        record = await self.store.get_execution(execution_id)
+        if record is None:
+            raise ExecutionNotFoundError(execution_id)
+        # Node records are only shown for a failure (its errors).
+        nodes = (
+            await self.store.get_nodes(execution_id) if record.status == "fail" else []
+        )
         return sync_response(record, nodes)
 
     async def _new_record(
@@ -360,8 +368,10 @@ class Runner:
         try:
             data = json_copy(input)
             header_data = json_copy(headers) if headers is not None else {}
-        except (TypeError, RecursionError) as exc:
+        except TypeError as exc:
             raise ExecutionInputError("input", f"is not JSON: {exc}") from None
+        except RecursionError:
+            raise ExecutionInputError("input", "is nested too deeply") from None
         now = self._now_ms()
         execution_id = str(uuid.uuid4())
         self._running[execution_id] = (definition, constants)
@@ -387,18 +397,20 @@ class Runner:
     def _launch(self, record: ExecutionRecord, *, retry: bool) -> None:
         execution_id = record.execution_id
         loop = asyncio.get_running_loop()
-        task = loop.create_task(
-            self._execute(record, retry), name=f"flowmap-execution-{execution_id}"
-        )
-        self._tasks[execution_id] = task
         timer: asyncio.TimerHandle | None = None
         definition = self._running[execution_id][0]
         timeout = EXPRESS_TIMEOUT if definition.mode == "EXPRESS" else self.timeout
+        # The limit runs from this start (a retry gets a fresh one). Sleep
+        # states and delays check it on the runner's clock; the timer bounds
+        # everything, function calls included, in the loop's time.
+        deadline = None if timeout is None else self.clock.now() + timeout
+        task = loop.create_task(
+            self._execute(record, retry, deadline),
+            name=f"flowmap-execution-{execution_id}",
+        )
+        self._tasks[execution_id] = task
         if timeout is not None:
-            # A real-time bound on everything, function calls included;
-            # Sleep states and delays also check it on the runner's clock.
-            remaining = record.begin_time / 1000 + timeout - self.clock.now()
-            timer = loop.call_later(max(0.0, remaining), self._time_out, execution_id)
+            timer = loop.call_later(timeout, self._time_out, execution_id)
 
         def cleanup(_: object) -> None:
             self._tasks.pop(execution_id, None)
@@ -571,11 +583,13 @@ class Runner:
             page = await self.store.list_executions(
                 status="running", limit=MAX_LIST, offset=offset
             )
-            offset += len(page)
             for record in page:
-                if record.execution_id in self._tasks or record.owner == self.owner:
-                    continue
-                if not all_owners and _owner_alive(record.owner):
+                if (
+                    record.execution_id in self._tasks
+                    or record.owner == self.owner
+                    or (not all_owners and _owner_alive(record.owner))
+                ):
+                    offset += 1  # stays running: the next page starts after it
                     continue
                 nodes = await self.store.get_nodes(record.execution_id)
                 await self._interrupt(
@@ -629,7 +643,9 @@ class Runner:
 
     # -- running ----------------------------------------------------------
 
-    async def _execute(self, record: ExecutionRecord, retry: bool) -> None:
+    async def _execute(
+        self, record: ExecutionRecord, retry: bool, deadline: float | None
+    ) -> None:
         """Run an execution to its end; never raises."""
         nodes: builtins.list[NodeRecord] = []
         try:
@@ -638,7 +654,7 @@ class Runner:
                 nodes = await self.store.get_nodes(record.execution_id)
                 if nodes and nodes[-1].node_id == record.state_id:
                     resume = nodes[-1]
-            await self._run(record, nodes, resume)
+            await self._run(record, nodes, resume, deadline)
         except asyncio.CancelledError:
             status = self._stopping.get(record.execution_id, "cancel")
             await asyncio.shield(
@@ -659,11 +675,10 @@ class Runner:
         record: ExecutionRecord,
         nodes: builtins.list[NodeRecord],
         resume: NodeRecord | None,
+        deadline: float | None,
     ) -> None:
         definition, constants = self._running[record.execution_id]
         store = self.store
-        timeout = EXPRESS_TIMEOUT if definition.mode == "EXPRESS" else self.timeout
-        deadline = None if timeout is None else record.begin_time / 1000 + timeout
         base_context = {
             "execution_id": record.execution_id,
             "workflow_id": record.workflow_id,

@@ -28,7 +28,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from ._records import ExecutionRecord, NodeRecord, Status, WorkflowRecord
+from ._records import (
+    ExecutionRecord,
+    NodeRecord,
+    Status,
+    WorkflowRecord,
+    execution_fields,
+)
 
 __all__ = ["MemoryStore", "SQLiteStore", "Store"]
 
@@ -134,8 +140,10 @@ class MemoryStore(Store):
 
     def __init__(self) -> None:
         self._workflows: dict[str, WorkflowRecord] = {}
-        self._executions: dict[str, ExecutionRecord] = {}
-        self._nodes: dict[str, dict[str, NodeRecord]] = {}
+        # Executions as tuples of their fields, nodes as tuples too: cheaper
+        # to keep on every save than records, and rebuilt only when read.
+        self._executions: dict[str, tuple[Any, ...]] = {}
+        self._nodes: dict[str, dict[str, tuple[Any, ...]]] = {}
 
     async def create_workflow(self, record: WorkflowRecord) -> None:
         if record.workflow_id in self._workflows:
@@ -186,23 +194,46 @@ class MemoryStore(Store):
     async def save_execution(
         self, record: ExecutionRecord, nodes: Sequence[NodeRecord] = ()
     ) -> None:
-        self._executions[record.execution_id] = record.copy()
+        self._executions[record.execution_id] = execution_fields(record)
         if nodes:
-            kept = self._nodes.setdefault(record.execution_id, {})
+            kept = self._nodes.get(record.execution_id)
+            if kept is None:
+                kept = self._nodes[record.execution_id] = {}
             for node in nodes:
-                kept[node.node_execution_id] = node.snapshot()
+                kept[node.node_execution_id] = (
+                    node.execution_id,
+                    node.node_execution_id,
+                    node.position,
+                    node.node_id,
+                    node.node_name,
+                    [attempt.copy() for attempt in node.attempts],
+                )
 
     async def get_execution(
         self, execution_id: str, *, project_id: str | None = None
     ) -> ExecutionRecord | None:
-        record = self._executions.get(execution_id)
-        if record is None or project_id not in (None, record.project_id):
+        fields = self._executions.get(execution_id)
+        if fields is None:
             return None
-        return record.copy()
+        record = ExecutionRecord(*fields)
+        if project_id not in (None, record.project_id):
+            return None
+        return record
 
     async def get_nodes(self, execution_id: str) -> list[NodeRecord]:
-        nodes = self._nodes.get(execution_id, {}).values()
-        return sorted((n.snapshot() for n in nodes), key=lambda n: n.position)
+        nodes = [
+            NodeRecord(
+                execution_id=f[0],
+                node_execution_id=f[1],
+                position=f[2],
+                node_id=f[3],
+                node_name=f[4],
+                attempts=[attempt.copy() for attempt in f[5]],
+            )
+            for f in self._nodes.get(execution_id, {}).values()
+        ]
+        nodes.sort(key=lambda n: n.position)
+        return nodes
 
     async def list_executions(
         self,
@@ -216,9 +247,10 @@ class MemoryStore(Store):
         offset: int = 0,
     ) -> list[ExecutionRecord]:
         limit, offset = _check_page(limit, offset)
+        records = (ExecutionRecord(*fields) for fields in self._executions.values())
         found = [
             r
-            for r in self._executions.values()
+            for r in records
             if workflow_id in (None, r.workflow_id)
             and project_id in (None, r.project_id)
             and status in (None, r.status)
@@ -226,7 +258,7 @@ class MemoryStore(Store):
             and (until is None or r.begin_time <= until)
         ]
         found.sort(key=lambda r: (-r.begin_time, r.execution_id))
-        return [r.copy() for r in found[offset : offset + limit]]
+        return found[offset : offset + limit]
 
 
 _SCHEMA = """
@@ -313,6 +345,7 @@ class SQLiteStore(Store):
         self.path = str(path)
         self._lock = threading.Lock()
         self._pending: list[tuple[_Write, asyncio.Future[None]]] = []
+        self._commit_loop: asyncio.AbstractEventLoop | None = None
         self._db = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30
         )
@@ -475,11 +508,14 @@ class SQLiteStore(Store):
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         self._pending.append((write, done))
-        if len(self._pending) == 1:
+        if self._commit_loop is not loop:
+            # (Also when a commit was due on a loop that ended before it ran.)
+            self._commit_loop = loop
             loop.call_soon(self._commit)
         await done
 
     def _commit(self) -> None:
+        self._commit_loop = None
         batch, self._pending = self._pending, []
         error: BaseException | None = None
         try:
@@ -518,10 +554,13 @@ class SQLiteStore(Store):
         for _, done in batch:
             if done.done():
                 continue
-            if error is None:
-                done.set_result(None)
-            else:
-                done.set_exception(error)
+            try:
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+            except RuntimeError:  # the future's loop has closed meanwhile
+                pass
 
     _EXECUTION_COLUMNS = "execution_id, workflow_id, project_id, record, definition"
 
