@@ -348,6 +348,7 @@ def test_bad_input(api: Api, case: dict[str, Any]) -> None:
     assert response.status_code == case["status"], response.text
     body = response.json()
     assert set(body) == {"error_code", "error_msg"}
+    assert response.headers["x-request-id"]
     assert body["error_code"] == case["error_code"]
     assert 2 <= len(body["error_msg"]) <= 512
     for text in case.get("message_has", []):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, Protocol
@@ -197,7 +198,7 @@ def create_app(
             error = ApiError(
                 404, NO_ROUTE, f"no route {request.method} {request.url.path}"
             )
-        return error_response(error)
+        return error_response(error, uuid.uuid4().hex)
 
     app = Starlette(
         routes=starlette_routes,
