@@ -417,6 +417,14 @@ def test_defect_is_500_without_internal_detail(
     assert any(request_id in r.getMessage() for r in caplog.records)
 
 
+def test_head_requests(api: Api) -> None:
+    workflow_id = api.create()
+    found = api.client.head(f"{BASE}/{workflow_id}")
+    assert found.status_code == 200 and found.content == b""
+    assert api.client.head(f"{BASE}/nope").status_code == 404
+    assert api.client.head(BASE).status_code == 200
+
+
 def test_openapi_document_is_served(api: Api) -> None:
     response = api.client.get("/openapi.json")
     assert response.status_code == 200

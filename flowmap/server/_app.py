@@ -200,10 +200,15 @@ def create_app(
             )
         return error_response(error, uuid.uuid4().hex)
 
+    async def defect(request: Request, exc: Exception) -> Response:
+        # Only what escaped the routes' own handling (see _http.endpoint);
+        # Starlette logs the traceback, the caller gets the usual body.
+        return error_response(ApiError.internal(), uuid.uuid4().hex)
+
     app = Starlette(
         routes=starlette_routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={HTTPException: http_error, Exception: defect},
     )
     # serve() tells the backend as soon as a stop signal arrives.
     app.state.backend = backend
@@ -212,6 +217,9 @@ def create_app(
 
 def _dispatch(methods: dict[str, Any], settings: Settings) -> Any:
     wrapped = {m: endpoint(h, settings) for m, h in methods.items()}
+
+    if "GET" in wrapped:  # Starlette routes HEAD with GET; so do we
+        wrapped["HEAD"] = wrapped["GET"]
 
     async def dispatch(request: Request) -> Response:
         return await wrapped[request.method](request)
