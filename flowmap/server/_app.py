@@ -210,6 +210,9 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: defect},
     )
+    # A trailing slash is another path: 404 with the error body rather than
+    # a redirect (which a signed request could not follow unchanged).
+    app.router.redirect_slashes = False
     # serve() tells the backend as soon as a stop signal arrives.
     app.state.backend = backend
     return app
