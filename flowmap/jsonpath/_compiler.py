@@ -18,6 +18,7 @@ next one, so no query, however long, nests Python blocks deeply.
 from __future__ import annotations
 
 import builtins
+import re
 from collections.abc import Callable
 from operator import itemgetter
 from typing import Any, NoReturn
@@ -62,7 +63,7 @@ def no_match(root: Any, default: Any, expression: str, steps: Any) -> Any:
     return default
 
 
-_GLOBALS: dict[str, Any] = {
+GLOBALS: dict[str, Any] = {
     "NOTHING": NOTHING,
     "MISSING": MISSING,
     "json_eq": json_eq,
@@ -83,7 +84,7 @@ _GLOBALS: dict[str, Any] = {
 
 
 def _build_factory(source: str) -> Callable[..., Any]:
-    namespace = dict(_GLOBALS)
+    namespace = dict(GLOBALS)
     exec(builtins.compile(source, "<flowmap query>", "exec"), namespace)
     factory: Callable[..., Any] = namespace["_factory"]
     return factory
@@ -140,11 +141,10 @@ class _Gen:
         names: list[str] = []
 
         def flush() -> None:
-            while names:
-                part = names[:_CHAIN]
-                del names[:_CHAIN]
-                subscripts = "".join(f"[{k}]" for k in part)
+            for start in range(0, len(names), _CHAIN):
+                subscripts = "".join(f"[{k}]" for k in names[start : start + _CHAIN])
                 lines.append(f"{indent}{var} = {var}{subscripts}")
+            names.clear()
 
         for is_name, k in steps:
             if is_name:
@@ -680,7 +680,7 @@ class _Gen:
         out = [f"def _factory({params}):"]
         for helper in self.helpers:
             out += ["    " + line for line in helper.split("\n")]
-        out += ["    " + line for line in body]
+        out += ["    " + line for line in _own_defaults(body)]
         out.append(f"    return {returns}")
         return "\n".join(out) + "\n"
 
@@ -734,9 +734,65 @@ class _Gen:
         return self.wrap(body, "locate")
 
 
+_FACTORY_NAME = re.compile(r"\b(?:_c\d+|_[sq]\d+|find)\b")
+
+
+def _own_defaults(body: list[str]) -> list[str]:
+    """The evaluators of ``body`` with no closure: what they use from the
+    factory becomes trailing defaults (``def find(root, _c0=_c0)``).
+
+    A function with no closure can hand its code to another such function
+    (``f.__code__ = g.__code__``): this is how a first-tier ``find`` that a
+    caller kept becomes the generated code itself (see ``Query.prepare``).
+    Positional defaults, not keyword-only ones: a call fills those from a
+    tuple, but looks each keyword-only one up in a dict. (They are not for
+    callers: ``find`` and ``first`` are documented with one and two
+    parameters.)
+    """
+    out: list[str] = []
+    starts = [i for i, line in enumerate(body) if line.startswith("def ")]
+    for number, start in enumerate(starts):
+        end = starts[number + 1] if number + 1 < len(starts) else len(body)
+        head, block = body[start], body[start + 1 : end]
+        names = dict.fromkeys(_FACTORY_NAME.findall("\n".join(block)))
+        if names:
+            assert head.endswith("):")
+            own = ", ".join(f"{name}={name}" for name in names)
+            head = f"{head[:-2]}, {own}):"
+        out += [head, *block]
+    return out
+
+
 #: Most non-singular segments compiled as nested loops; more fall back to
 #: list-at-a-time code (Python limits statically nested blocks to 20).
 _MAX_NESTED = 5
+
+
+#: Queries larger than this, counted in segments, selectors and filter
+#: expression nodes, are never turned into generated code: they keep the
+#: closures of the first tier, whose cost is linear in the query's length,
+#: while the size of generated source (and Python's compile() of it) would
+#: not be. No hand-written query comes close.
+MAX_GENERATED_SIZE = 128
+
+
+def generable(query: A.QueryNode) -> bool:
+    """Whether ``query`` is small enough to be turned into generated code."""
+    size = 0
+    for node in A.walk_filters(query):
+        size += 1
+        if isinstance(node, A.QueryNode):
+            if len(node.segments) > MAX_GENERATED_SIZE:
+                return False
+            size += sum(len(seg.selectors) for seg in node.segments)
+        if size > MAX_GENERATED_SIZE:
+            return False
+    return True
+
+
+def generable_steps(steps: tuple[str | int, ...]) -> bool:
+    """Whether a singular query of these steps gets generated code."""
+    return len(steps) <= MAX_GENERATED_SIZE
 
 
 def _nestable(segments: tuple[A.Segment, ...]) -> bool:

@@ -9,7 +9,6 @@ reported as a syntax error at the offending argument or operand.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from typing import NoReturn
 
 from ..errors import JSONPathSyntaxError
@@ -21,6 +20,10 @@ MAX_INT = 2**53 - 1
 # Deeper nesting than this is refused: no real query comes close, and it keeps
 # the parser, the compiler and the generated code far from recursion limits.
 MAX_NESTING = 32
+#: Longer integer literals are refused: converting decimal text costs time
+#: quadratic in its length (which is why Python's int() refuses more than
+#: 4,300 digits), and a million digits would take half a minute.
+MAX_LITERAL_DIGITS = A.MAX_LITERAL_DIGITS
 
 _BLANK = " \t\n\r"
 # name-char of section 2.5.1.1: ALPHA, DIGIT, "_" and non-surrogate non-ASCII.
@@ -498,8 +501,13 @@ class Parser:
         if literal == "-0":
             return 0
         if not is_float:
-            # Decimal reads integers of any length (int() stops at 4,300 digits).
-            return int(literal) if len(literal) < 1000 else int(Decimal(literal))
+            if pos - start - (text[start] == "-") > MAX_LITERAL_DIGITS:
+                # int() of a long text costs time quadratic in its length.
+                self.error(
+                    f"integer literal of more than {MAX_LITERAL_DIGITS} digits",
+                    start,
+                )
+            return A.int_from_text(literal)
         value = float(literal)
         if value in (float("inf"), float("-inf")):
             self.error("number out of range", start)

@@ -15,23 +15,28 @@ from ._compiler import (
     compile_locate,
     compile_query,
     compile_singular,
-    no_match,
+    generable,
+    generable_steps,
     raise_regex_error,
     singular_ready,
 )
 from ._functions import NOTHING
-from ._interpreter import build_nodes, singular_lookup
+from ._interpreter import build_locate, build_nodes, singular_lookup
 from ._iregexp import RegexUnsupported
 from ._parser import MAX_INT, Parser, parse
-from ._runtime import MISSING, name_part
+from ._runtime import name_part
+from ._tiers import UPGRADE_AFTER as UPGRADE_AFTER
+from ._tiers import Tier
 
-__all__ = ["Query", "clear_cache", "compile", "parse_prefix", "query"]
+__all__ = [
+    "Query",
+    "clear_cache",
+    "compile",
+    "parse_prefix",
+    "query",
+]
 
 CACHE_SIZE = 4096
-#: Calls served by the first tier (closures) before a query is compiled to
-#: generated code: most of the cost of a first compile is Python's own
-#: compile() of the generated source, which only pays off for reused queries.
-UPGRADE_AFTER = 8
 
 
 class Query:
@@ -63,8 +68,8 @@ class Query:
     __slots__ = (
         "_canonical",
         "_locate",
-        "_pending",
         "_steps",
+        "_tier",
         "expression",
         "find",
         "first",
@@ -78,8 +83,8 @@ class Query:
     _canonical: str | None
     _steps: tuple[str | int, ...] | None
     _locate: Callable[[Any], list[tuple[str, Any]]] | None
-    # While the first tier serves calls: the tree, or a singular query's steps.
-    _pending: A.QueryNode | tuple[str | int, ...] | None
+    # While the first tier serves calls: its state, else None.
+    _tier: Tier | None
 
     def __init__(self, expression: str) -> None:
         if not isinstance(expression, str):
@@ -114,20 +119,33 @@ class Query:
         setattr_(self, "_canonical", None)
         setattr_(self, "_steps", steps)
         setattr_(self, "_locate", None)
-        setattr_(self, "_pending", None)
+        setattr_(self, "_tier", None)
+        if steps is not None and singular_ready(steps):
+            # Plain paths of a known shape: straight to generated code.
+            find, first = compile_singular(steps, expression)
+            setattr_(self, "find", find)
+            setattr_(self, "first", first)
+            return
         if steps is not None:
-            if singular_ready(steps):
-                # Plain paths of a known shape: straight to generated code.
-                find, first = compile_singular(steps, expression)
-            else:
-                find, first = self._first_tier_singular(steps)
-                setattr_(self, "_pending", steps)
+            lookup = singular_lookup(steps)
+
+            def run(data: Any) -> list[Any]:
+                value = lookup(data)
+                return [] if value is NOTHING else [value]
+
+            tier = Tier(run, expression, steps, steps, self.prepare)
         else:
             assert tree is not None
-            find, first = self._first_tier(tree)
-            setattr_(self, "_pending", tree)
-        setattr_(self, "find", find)
-        setattr_(self, "first", first)
+            try:
+                nodes = build_nodes(tree.segments)
+            except RegexUnsupported as exc:
+                raise_regex_error(tree, expression, exc)
+            tier = Tier(
+                lambda data: nodes(data, data), expression, None, tree, self.prepare
+            )
+        setattr_(self, "_tier", tier)
+        setattr_(self, "find", tier.find)
+        setattr_(self, "first", tier.first)
 
     @property
     def steps(self) -> tuple[str | int, ...] | None:
@@ -144,86 +162,44 @@ class Query:
         """
         return self._steps
 
-    def _first_tier(
-        self, tree: A.QueryNode
-    ) -> tuple[Callable[[Any], list[Any]], Callable[..., Any]]:
-        """Closure evaluators that switch to generated code after a few calls."""
-        try:
-            run = build_nodes(tree.segments)
-        except RegexUnsupported as exc:
-            raise_regex_error(tree, self.expression, exc)
-        calls = 0
-        expression = self.expression
-
-        def find(data: Any) -> list[Any]:
-            nonlocal calls
-            if calls >= UPGRADE_AFTER:
-                # Also reached by callers that kept this function: hand over.
-                if self._pending is not None:
-                    self.prepare()
-                return self.find(data)
-            calls += 1
-            return run(data, data)
-
-        def first(data: Any, default: Any = MISSING) -> Any:
-            found = find(data)
-            if found:
-                return found[0]
-            return no_match(data, default, expression, None)
-
-        return find, first
-
-    def _first_tier_singular(
-        self, steps: tuple[str | int, ...]
-    ) -> tuple[Callable[[Any], list[Any]], Callable[..., Any]]:
-        """First-tier evaluators of a singular query: a loop over its steps."""
-        calls = 0
-        expression = self.expression
-
-        lookup = singular_lookup(steps)
-
-        def find(data: Any) -> list[Any]:
-            nonlocal calls
-            if calls >= UPGRADE_AFTER:
-                # Also reached by callers that kept this function: hand over.
-                if self._pending is not None:
-                    self.prepare()
-                return self.find(data)
-            calls += 1
-            value = lookup(data)
-            return [] if value is NOTHING else [value]
-
-        def first(data: Any, default: Any = MISSING) -> Any:
-            found = find(data)
-            if found:
-                return found[0]
-            return no_match(data, default, expression, steps)
-
-        return find, first
-
     def prepare(self) -> Query:
         """Generate this query's code now; returns the query itself.
 
         A query answers its first few calls from closures built at compile
         time, and then switches to code generated for it, which is faster but
         costs 100-300 us to generate the first time a query of its shape is
-        seen. Call ``prepare()`` for a query that is known to be hot, before
-        keeping a reference to its ``find`` or ``first`` function: a function
-        fetched before the switch keeps working, through one extra call.
+        seen. Call ``prepare()`` for a query known to be hot, to skip the
+        first few calls' slower tier. ``find`` and ``first`` functions
+        fetched before the switch become the generated code too.
+
+        Queries too large for generated code (more than
+        ``MAX_GENERATED_SIZE`` = 128 segments, selectors and filter nodes,
+        far beyond hand-written ones) keep the closures, whose cost stays
+        linear in the query's length.
 
         >>> q = compile("$.items[*].id").prepare()
         >>> q.find({"items": [{"id": 1}, {"id": 2}]})
         [1, 2]
         """
-        pending = self._pending
-        if pending is not None:
-            if isinstance(pending, tuple):
-                find, first = compile_singular(pending, self.expression)
-            else:
-                find, first = compile_query(pending, self.expression)
-            object.__setattr__(self, "find", find)
-            object.__setattr__(self, "first", first)
-            object.__setattr__(self, "_pending", None)
+        tier = self._tier
+        if tier is None:
+            return self
+        pending = tier.pending
+        generated: tuple[Callable[[Any], list[Any]], Callable[..., Any]] | None = None
+        if isinstance(pending, tuple):
+            if generable_steps(pending):
+                generated = compile_singular(pending, self.expression)
+        elif generable(pending):
+            generated = compile_query(pending, self.expression)
+        if generated is None:
+            tier.stay()
+            find, first = tier.find, tier.first
+        else:
+            find, first = generated
+            tier.hand_over(find, first)
+        object.__setattr__(self, "find", find)
+        object.__setattr__(self, "first", first)
+        object.__setattr__(self, "_tier", None)
         return self
 
     def locate(self, data: Any) -> list[tuple[str, Any]]:
@@ -236,7 +212,10 @@ class Query:
         if locate is None:
             # Built on first use: most queries are never located, and this
             # halves the cost and the memory of compiling them.
-            locate = compile_locate(parse(self.expression))
+            tree = parse(self.expression)
+            locate = (
+                compile_locate(tree) if generable(tree) else build_locate(tree.segments)
+            )
             object.__setattr__(self, "_locate", locate)
         return locate(data)
 

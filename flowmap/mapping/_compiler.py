@@ -26,6 +26,7 @@ from ..errors import MissingValueError
 from ..jsonpath import _ast as A
 from ..jsonpath._compiler import list_comprehension
 from ..jsonpath._functions import NOTHING
+from ..jsonpath._interpreter import singular_lookup
 from ..jsonpath._parser import parse
 from ..jsonpath._runtime import name_part
 from ..jsonpath.query import compile as compile_query
@@ -147,6 +148,43 @@ def _uses_root(seg: A.Segment) -> bool:
     )
 
 
+#: Steps of one path written out as subscripts in the generated code; the
+#: rest of a longer path is walked by a loop, so that the generated source
+#: (and Python's compile() of it, which grows faster than linearly with the
+#: number of variables) stays small whatever the length of the path.
+MAX_UNROLLED_STEPS = 64
+
+
+class _Tail:
+    """The steps of a long path past MAX_UNROLLED_STEPS, as one trie step."""
+
+    __slots__ = ("_hash", "steps")
+
+    def __init__(self, steps: tuple[str | int, ...]) -> None:
+        self.steps = steps
+        self._hash = hash(steps)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Tail) and self.steps == other.steps
+
+
+def _strict_lookup(steps: tuple[str | int, ...]) -> Callable[[Any], Any]:
+    """Walk ``steps`` like the fast path's subscripts: a missing value raises
+    KeyError, TypeError or IndexError."""
+
+    def lookup(node: Any) -> Any:
+        for step in steps:
+            if isinstance(step, int) and not isinstance(node, list):
+                raise TypeError
+            node = node[step]
+        return node
+
+    return lookup
+
+
 class _Gen:
     def __init__(self, on_missing: str, null_as_missing: bool) -> None:
         self.on_missing = on_missing
@@ -185,28 +223,34 @@ class _Gen:
             for alt in _paths(leaf.alternatives):
                 if id(alt) not in splits:
                     splits[id(alt)] = _Split(alt)
-        required: set[tuple[str, tuple[str | int, ...]]] = set()
+        # Path prefixes are numbered in a trie, (parent number, step) ->
+        # number, so that a path of n steps costs O(n), not the O(n^2) of
+        # keys made of whole step tuples.
+        self.trie: dict[tuple[int | str, str | int | _Tail], int] = {}
+        self.parent: list[int | str] = []
+        self.last: list[str | int | _Tail] = []
+        required: set[int] = set()
         if fast:
             for leaf in leaves:
                 if self.is_required(leaf):
                     split = splits[id(leaf.alternatives[0])]
-                    for i in range(1, len(split.prefix) + 1):
-                        required.add((split.root, split.prefix[:i]))
-        self.vars: dict[tuple[str, tuple[str | int, ...]], str] = {}
+                    required.update(self.prefix_ids(split.root, split.prefix))
+        self.vars: dict[int | str, str] = {}
+        self.vars.update(_ROOT_VARS)
         self.try_lines: list[str] = []
         self.lines: list[str] = []
         self.required = required
         # A node with a required name child was subscripted by name in the
         # try block, so past it the node is known to be an object.
         self.known_dicts = {
-            (root, steps[:-1]) for root, steps in required if isinstance(steps[-1], str)
+            self.parent[i] for i in required if isinstance(self.last[i], str)
         }
         self.leaf_vars: dict[int, str] = {}
         # Required lookups first, in the order the spec names them.
         for leaf in leaves:
             for path in _paths(leaf.alternatives):
                 split = splits[id(path)]
-                if (split.root, split.prefix) in required:
+                if self.prefix_id(split.root, split.prefix) in required:
                     self.node(split.root, split.prefix)
         for leaf in leaves:
             self.leaf_vars[id(leaf)] = self.leaf(leaf, splits)
@@ -229,32 +273,67 @@ class _Gen:
         alt = leaf.alternatives[0]
         return isinstance(alt, PathAlt) and alt.query.singular
 
+    def prefix_ids(self, root: str, steps: tuple[str | int, ...]) -> list[int]:
+        """The trie numbers of the prefixes of ``steps``, shortest first.
+
+        Past MAX_UNROLLED_STEPS, the rest of a path is one step (a _Tail)
+        that a helper function walks.
+        """
+        trie, ids = self.trie, []
+        node: int | str = root
+        parts: Any = steps
+        if len(steps) > MAX_UNROLLED_STEPS:
+            parts = (*steps[:MAX_UNROLLED_STEPS], _Tail(steps[MAX_UNROLLED_STEPS:]))
+        for step in parts:
+            key = (node, step)
+            number = trie.get(key)
+            if number is None:
+                number = trie[key] = len(self.parent)
+                self.parent.append(node)
+                self.last.append(step)
+            ids.append(number)
+            node = number
+        return ids
+
+    def prefix_id(self, root: str, steps: tuple[str | int, ...]) -> int | str:
+        ids = self.prefix_ids(root, steps)
+        return ids[-1] if ids else root
+
     def node(self, root: str, steps: tuple[str | int, ...]) -> str:
         """The variable holding the value at ``steps`` from ``root`` (or NOTHING)."""
         # The longest prefix that already has a variable, then one step at a
         # time (a loop, not recursion: paths may have thousands of steps).
-        depth = len(steps)
-        while depth and (root, steps[:depth]) not in self.vars:
+        ids = self.prefix_ids(root, steps)
+        depth = len(ids)
+        while depth and ids[depth - 1] not in self.vars:
             depth -= 1
-        var = self.vars[(root, steps[:depth])] if depth else _ROOT_VARS[root]
-        for i in range(depth + 1, len(steps) + 1):
-            var = self.step(root, steps[:i], var)
+        var = self.vars[ids[depth - 1]] if depth else _ROOT_VARS[root]
+        for number in ids[depth:]:
+            var = self.step(number, var)
         return var
 
-    def step(self, root: str, steps: tuple[str | int, ...], parent: str) -> str:
-        """Emit the lookup of the last of ``steps`` in ``parent``."""
-        key = (root, steps)
+    def step(self, number: int, parent: str) -> str:
+        """Emit the lookup of prefix ``number``'s last step in ``parent``."""
         var = self.temp("v")
-        step = steps[-1]
+        step = self.last[number]
+        if isinstance(step, _Tail):
+            if number in self.required:
+                k = self.const(_strict_lookup(step.steps))
+                self.try_lines.append(f"{var} = {k}({parent})")
+            else:
+                k = self.const(singular_lookup(step.steps))
+                self.lines.append(f"{var} = {k}({parent})")
+            self.vars[number] = var
+            return var
         k = self.const(step)
-        if key in self.required:
+        if number in self.required:
             if isinstance(step, int):
                 self.try_lines.append(
                     f"if not isinstance({parent}, list): raise TypeError"
                 )
             self.try_lines.append(f"{var} = {parent}[{k}]")
         elif isinstance(step, str):
-            if (root, steps[:-1]) in self.known_dicts:
+            if self.parent[number] in self.known_dicts:
                 self.lines.append(f"{var} = {parent}.get({k}, NOTHING)")
             else:
                 self.lines.append(
@@ -267,7 +346,7 @@ class _Gen:
                 f"{var} = {parent}[{k}] "
                 f"if isinstance({parent}, list) and {bound} else NOTHING"
             )
-        self.vars[key] = var
+        self.vars[number] = var
         return var
 
     def value_of(self, alt: PathAlt, split: _Split) -> tuple[str, bool]:
@@ -303,7 +382,10 @@ class _Gen:
         first = alts[0]
         if len(alts) == 1 and isinstance(first, PathAlt) and not self.null_as_missing:
             split = splits[id(first)]
-            if split.rest is None and (split.root, split.prefix) in self.required:
+            if (
+                split.rest is None
+                and self.prefix_id(split.root, split.prefix) in self.required
+            ):
                 # Looked up in the try block: present whenever we get here.
                 return self.node(split.root, split.prefix)
         r = self.temp("r")
