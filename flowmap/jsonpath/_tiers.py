@@ -37,14 +37,14 @@ def find(data, *, _tier=None):
     if _tier.calls < UPGRADE_AFTER:
         _tier.calls += 1
         return _tier.run(data)
-    _tier.switch()
+    _tier.query.prepare()
     return _tier.find(data)
 
 def first(data, *default, _tier=None, **named):
     if _tier.calls < UPGRADE_AFTER:
         _tier.calls += 1
         return _first(_tier, data, default, named)
-    _tier.switch()
+    _tier.query.prepare()
     return _tier.first(data, *default, **named)
 
 def stay_find(data, *, _tier=None):
@@ -66,7 +66,7 @@ def _first(tier, data, default, named):
         return found[0]
     if default:
         return default[0]
-    return no_match(data, MISSING, tier.expression, tier.steps)
+    return no_match(data, MISSING, tier.query.expression, tier.query.steps)
 """
 
 _NAMESPACE: dict[str, Any] = dict(GLOBALS, UPGRADE_AFTER=UPGRADE_AFTER)
@@ -80,34 +80,21 @@ _STAY_FIRST: FunctionType = _NAMESPACE["stay_first"]
 class Tier:
     """The state of one query's first tier."""
 
-    __slots__ = (
-        "calls",
-        "expression",
-        "find",
-        "first",
-        "pending",
-        "run",
-        "steps",
-        "switch",
-    )
+    __slots__ = ("calls", "find", "first", "pending", "query", "run")
 
     def __init__(
-        self,
-        run: Callable[[Any], list[Any]],
-        expression: str,
-        steps: tuple[str | int, ...] | None,
-        pending: Any,
-        switch: Callable[[], object],
+        self, run: Callable[[Any], list[Any]], query: Any, pending: Any
     ) -> None:
         self.calls = 0
         self.run = run
-        self.expression = expression
-        self.steps = steps
+        #: The query, whose prepare() makes the switch.
+        self.query = query
         #: What the switch compiles: a singular query's steps or the tree.
         self.pending = pending
-        self.switch = switch
-        self.find: Callable[[Any], list[Any]] = _function(_FIND, self)
-        self.first: Callable[..., Any] = _function(_FIRST, self)
+        # One defaults dict for both functions: it is not copied.
+        defaults = {"_tier": self}
+        self.find: Callable[[Any], list[Any]] = _function(_FIND, defaults)
+        self.first: Callable[..., Any] = _function(_FIRST, defaults)
 
     def hand_over(
         self, find: Callable[[Any], list[Any]], first: Callable[..., Any]
@@ -122,9 +109,9 @@ class Tier:
         self.first.__code__ = _STAY_FIRST.__code__
 
 
-def _function(template: FunctionType, tier: Tier) -> Any:
+def _function(template: FunctionType, defaults: dict[str, Any]) -> Any:
     function = FunctionType(template.__code__, _NAMESPACE, template.__name__)
-    function.__kwdefaults__ = {"_tier": tier}
+    function.__kwdefaults__ = defaults
     return function
 
 

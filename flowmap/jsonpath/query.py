@@ -133,16 +133,14 @@ class Query:
                 value = lookup(data)
                 return [] if value is NOTHING else [value]
 
-            tier = Tier(run, expression, steps, steps, self.prepare)
+            tier = Tier(run, self, steps)
         else:
             assert tree is not None
             try:
                 nodes = build_nodes(tree.segments)
             except RegexUnsupported as exc:
                 raise_regex_error(tree, expression, exc)
-            tier = Tier(
-                lambda data: nodes(data, data), expression, None, tree, self.prepare
-            )
+            tier = Tier(lambda data: nodes(data, data), self, tree)
         setattr_(self, "_tier", tier)
         setattr_(self, "find", tier.find)
         setattr_(self, "first", tier.first)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import marshal
+import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from .._cache import BoundedCache
 from ..errors import JSONPathSyntaxError, MappingError, MissingValueError
@@ -124,14 +126,26 @@ def _detect_form(spec: Any) -> str:
     return "template"
 
 
+OnMissing = Literal["error", "null", "omit"]
+Form = Literal["auto", "template", "parameters"]
+
+# Mappings by the marshal bytes of their spec and the options: a cache hit
+# without walking the spec in Python. marshal writes the exact types (1,
+# 1.0 and True differ), the key order and every value, so a spec the caller
+# has changed since gets other bytes and is compiled again. Only keys of
+# specs the slow path accepted are stored.
+_BY_VALUE: dict[tuple[bytes, str, bool, str], Mapping] = {}
+_BY_VALUE_LOCK = threading.Lock()
+
+
 def compile_mapping(
     spec: Any,
     *,
-    on_missing: str = "error",
+    on_missing: OnMissing = "error",
     null_as_missing: bool = False,
-    form: str = "auto",
+    form: Form = "auto",
 ) -> Mapping:
-    """Compile a mapping spec (cached by its JSON text and the options).
+    """Compile a mapping spec (cached by its value and the options).
 
     ``on_missing`` decides what a path with no value and no default gives:
     ``"error"`` raises :class:`flowmap.MissingValueError`, ``"null"`` gives
@@ -141,9 +155,37 @@ def compile_mapping(
     which takes a non-empty list whose items all have exactly those fields
     as the parameter form. See docs/mapping.md.
 
+    Compiling a spec equal to one compiled before (the same object or not)
+    returns the same :class:`Mapping`; a spec changed in place since is
+    compiled anew.
+
     >>> compile_mapping([{"key": "user.id", "value": "$.uid", "default": 0}]).apply({})
     {'user': {'id': 0}}
     """
+    key: tuple[bytes, str, bool, str] | None = None
+    if null_as_missing is True or null_as_missing is False:
+        try:
+            key = (marshal.dumps(spec), on_missing, null_as_missing, form)
+            mapping = _BY_VALUE.get(key)
+        except (ValueError, TypeError):
+            # Not marshal's types (subclasses, sets...), too deep, or an
+            # unhashable option: the slow path says what is wrong, if anything.
+            key = None
+        else:
+            if mapping is not None:
+                return mapping
+    mapping = _compile_checked(spec, on_missing, null_as_missing, form)
+    if key is not None:
+        with _BY_VALUE_LOCK:
+            if len(_BY_VALUE) >= CACHE_SIZE:
+                del _BY_VALUE[next(iter(_BY_VALUE))]
+            _BY_VALUE[key] = mapping
+    return mapping
+
+
+def _compile_checked(
+    spec: Any, on_missing: str, null_as_missing: bool, form: str
+) -> Mapping:
     if on_missing not in ON_MISSING:
         raise MappingError(
             f"on_missing must be one of {', '.join(map(repr, ON_MISSING))}, "
@@ -171,16 +213,19 @@ def apply_mapping(
     *,
     constants: Any = None,
     context: Any = None,
-    **options: Any,
+    on_missing: OnMissing = "error",
+    null_as_missing: bool = False,
+    form: Form = "auto",
 ) -> Any:
     """Compile (through the cache) and apply a mapping in one call.
 
     >>> apply_mapping({"a": "$.x", "b": "'lit'", "c": 3}, {"x": [1]})
     {'a': [1], 'b': 'lit', 'c': 3}
     """
-    return compile_mapping(spec, **options).apply(
-        data, constants=constants, context=context
+    mapping = compile_mapping(
+        spec, on_missing=on_missing, null_as_missing=null_as_missing, form=form
     )
+    return mapping.apply(data, constants=constants, context=context)
 
 
 class DataFilter:
@@ -259,5 +304,7 @@ def compile_filter(expression: str) -> DataFilter:
 
 
 def clear_cache() -> None:
+    with _BY_VALUE_LOCK:
+        _BY_VALUE.clear()
     _MAPPINGS.clear()
     _FILTERS.clear()
