@@ -24,6 +24,7 @@ from operator import itemgetter
 from typing import Any, NoReturn
 
 from .._cache import BoundedCache
+from .._generated import release_with, run_source
 from ..errors import JSONPathSyntaxError, MissingValueError
 from . import _ast as A
 from ._functions import (
@@ -84,13 +85,14 @@ GLOBALS: dict[str, Any] = {
 
 
 def _build_factory(source: str) -> Callable[..., Any]:
-    namespace = dict(GLOBALS)
-    exec(builtins.compile(source, "<flowmap query>", "exec"), namespace)
-    factory: Callable[..., Any] = namespace["_factory"]
+    factory: Callable[..., Any]
+    factory, filename = run_source(source, "query", dict(GLOBALS), "_factory")
+    release_with(factory, filename)
     return factory
 
 
-# Generated code by source text, and singular code by step kinds ('nni').
+# Generated code by source text, and singular code by step kinds ('nni'):
+# each shape's source is registered with linecache while it is cached.
 _FACTORIES: BoundedCache[str, Callable[..., Any]] = BoundedCache(_build_factory, 2048)
 _factory = _FACTORIES.get
 
@@ -106,12 +108,17 @@ class _Gen:
     def __init__(self, expression: str) -> None:
         self.expression = expression
         self.consts: list[Any] = []
+        self.names: list[str] = []
         self.helpers: list[str] = []
         self.temps = 0
 
-    def const(self, value: Any) -> str:
+    def const(self, value: Any, role: str) -> str:
+        """The factory parameter that holds ``value``, named by its role
+        (``name_3``, ``literal_4``...) so that generated code reads well."""
+        name = f"{role}_{len(self.consts)}"
         self.consts.append(value)
-        return f"_c{len(self.consts) - 1}"
+        self.names.append(name)
+        return name
 
     def temp(self) -> str:
         self.temps += 1
@@ -122,9 +129,9 @@ class _Gen:
     def step_consts(self, steps: list[A.Name | A.Index]) -> list[tuple[bool, str]]:
         """Constants for singular steps: (is a name, placeholder)."""
         return [
-            (True, self.const(s.name))
+            (True, self.const(s.name, "name"))
             if isinstance(s, A.Name)
-            else (False, self.const(s.index))
+            else (False, self.const(s.index, "index"))
             for s in steps
         ]
 
@@ -238,16 +245,16 @@ class _Gen:
         lines: list[str] = []
         for step in steps:
             if isinstance(step, A.Name):
-                k = self.const(step.name)
-                piece = self.const(name_part(step.name))
+                k = self.const(step.name, "name")
+                piece = self.const(name_part(step.name), "piece")
                 lines.append(f"{ind}v = v[{k}]; p = p + {piece}")
             elif step.index >= 0:
-                k = self.const(step.index)
-                piece = self.const(f"[{step.index}]")
+                k = self.const(step.index, "index")
+                piece = self.const(f"[{step.index}]", "piece")
                 lines.append(f"{ind}if not isinstance(v, list): continue")
                 lines.append(f"{ind}v = v[{k}]; p = p + {piece}")
             else:
-                k = self.const(step.index)
+                k = self.const(step.index, "index")
                 lines.append(f"{ind}if not isinstance(v, list): continue")
                 lines.append(f"{ind}i = len(v) + {k}")
                 lines.append(f"{ind}if i < 0: continue")
@@ -279,7 +286,7 @@ class _Gen:
     def selector_code(self, sel: A.Selector, paths: bool) -> list[str]:
         ind = "        "
         if isinstance(sel, A.Name):
-            k = self.const(sel.name)
+            k = self.const(sel.name, "name")
             lines = [
                 f"{ind}if isinstance(n, dict):",
                 f"{ind}    v = n.get({k}, NOTHING)",
@@ -288,11 +295,11 @@ class _Gen:
             ]
             if paths:
                 lines.append(
-                    f"{ind}        appp(p + {self.const(name_part(sel.name))})"
+                    f"{ind}        appp(p + {self.const(name_part(sel.name), 'piece')})"
                 )
             return lines
         if isinstance(sel, A.Index):
-            k = self.const(sel.index)
+            k = self.const(sel.index, "index")
             if not paths:
                 return [
                     f"{ind}if isinstance(n, list):",
@@ -324,7 +331,7 @@ class _Gen:
         if isinstance(sel, A.Slice):
             if sel.step == 0:
                 return [f"{ind}pass"]
-            k = self.const(slice(sel.start, sel.stop, sel.step))
+            k = self.const(slice(sel.start, sel.stop, sel.step), "slice")
             if not paths:
                 return [f"{ind}if isinstance(n, list): nxt.extend(n[{k}])"]
             return [
@@ -363,7 +370,7 @@ class _Gen:
         if len(query.segments) == 1:
             sel = query.segments[0].selectors[0]
             if isinstance(sel, A.Name):
-                k = self.const(sel.name)
+                k = self.const(sel.name, "name")
                 got = f"{node}.get({k}, NOTHING)"
                 return f"({got} if isinstance({node}, dict) else NOTHING)"
         return f"{self.singular_helper(query.segments)}({node})"
@@ -375,7 +382,7 @@ class _Gen:
     def value(self, expr: A.Expr) -> str:
         """Expression for a comparable / ValueType operand."""
         if isinstance(expr, A.Literal):
-            return self.const(expr.value)
+            return self.const(expr.value, "literal")
         if isinstance(expr, A.QueryNode):
             return self.singular_value(expr)
         if isinstance(expr, A.FunctionCall):
@@ -412,7 +419,7 @@ class _Gen:
                 ) from None
             if tester is None:
                 return "False"
-            return f"{self.const(tester)}({self.value(subject)})"
+            return f"{self.const(tester, 'regex')}({self.value(subject)})"
         return f"regex_test({full}, {self.value(subject)}, {self.value(pattern)})"
 
     def logical(self, expr: A.Expr) -> str:
@@ -454,7 +461,7 @@ class _Gen:
             assert isinstance(lit, A.Literal)
             other = left if lit is right else right
             value = lit.value
-            k = self.const(value)
+            k = self.const(value, "literal")
             o = self.value(other)
             a, b = (t, k) if lit is right else (k, t)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -477,7 +484,7 @@ class _Gen:
                 return f"({o} is None)"
             if value is True or value is False:
                 return f"({o} is {value})"
-            k = self.const(value)
+            k = self.const(value, "literal")
             if isinstance(value, str):
                 return f"({o} == {k})"
             t = self.temp()
@@ -527,7 +534,7 @@ class _Gen:
         sel = seg.selectors[0]
         lines: list[str] = []
         if seg.descendant and isinstance(sel, A.Name) and i == len(segments) - 1:
-            return [f"{ind}descend_name({var}, {self.const(sel.name)}, out)"]
+            return [f"{ind}descend_name({var}, {self.const(sel.name, 'name')}, out)"]
         if seg.descendant:
             d = self.temp()
             lines.append(f"{ind}if len(out) > MAX_NODES: too_large()")
@@ -537,7 +544,7 @@ class _Gen:
         w = self.temp()
         inner = ind + "    "
         if isinstance(sel, A.Name):
-            k = self.const(sel.name)
+            k = self.const(sel.name, "name")
             lines += [
                 f"{ind}if isinstance({var}, dict):",
                 f"{inner}{w} = {var}.get({k}, NOTHING)",
@@ -545,7 +552,7 @@ class _Gen:
             ]
             return lines + self.nested(segments, i + 1, w, inner + "    ")
         if isinstance(sel, A.Index):
-            k = self.const(sel.index)
+            k = self.const(sel.index, "index")
             lines += [
                 f"{ind}if isinstance({var}, list):",
                 f"{inner}try: {w} = {var}[{k}]",
@@ -556,7 +563,7 @@ class _Gen:
         if isinstance(sel, A.Slice):
             if sel.step == 0:
                 return [*lines, f"{ind}pass"]
-            k = self.const(slice(sel.start, sel.stop, sel.step))
+            k = self.const(slice(sel.start, sel.stop, sel.step), "slice")
             lines += [
                 f"{ind}if isinstance({var}, list):",
                 f"{inner}for {w} in {var}[{k}]:",
@@ -577,7 +584,7 @@ class _Gen:
             ):
                 # ``[*].name`` at the end: itemgetter over the items at C
                 # speed; if any item lacks the member, undo and go one by one.
-                getter = self.const(itemgetter(rest[0].selectors[0].name))
+                getter = self.const(itemgetter(rest[0].selectors[0].name), "getter")
                 mark = self.temp()
                 lines += [f"{ind}{mark} = len(out)", f"{ind}try:"]
                 lines.append(f"{ind}    out.extend(map({getter}, {it}))")
@@ -641,14 +648,14 @@ class _Gen:
                 return None
             test = f"{t} is {value}"
         elif isinstance(value, str):
-            k = self.const(value)
+            k = self.const(value, "literal")
             test = (
                 f"{t} == {k}"
                 if op == "=="
                 else f"isinstance({t}, str) and {t} {op} {k}"
             )
         else:
-            k = self.const(value)
+            k = self.const(value, "literal")
             consts = self.step_consts(_simple_steps(left.segments))
             ok = self.temp()
             # Python's own ordering raises TypeError for every non-number
@@ -676,8 +683,7 @@ class _Gen:
     # --- the factories ----------------------------------------------------
 
     def wrap(self, body: list[str], returns: str) -> str:
-        params = ", ".join(f"_c{i}" for i in range(len(self.consts)))
-        out = [f"def _factory({params}):"]
+        out = [f"def _factory({', '.join(self.names)}):"]
         for helper in self.helpers:
             out += ["    " + line for line in helper.split("\n")]
         out += ["    " + line for line in _own_defaults(body)]
@@ -686,7 +692,7 @@ class _Gen:
 
     def build_general(self, query: A.QueryNode) -> str:
         """``find`` and ``first`` of a non-singular query."""
-        expr_k = self.const(self.expression)
+        expr_k = self.const(self.expression, "expression")
         if _nestable(query.segments):
             body = ["def find(root):", "    out = []", "    app = out.append"]
             body += self.nested(query.segments, 0, "root", "    ", top=True)
@@ -710,9 +716,12 @@ class _Gen:
         The constants are, in order: the expression, the steps tuple, then
         each step ('n' a name, 'i' an index).
         """
-        expr_k = self.const(None)
-        steps_k = self.const(None)
-        consts = [(kind == "n", self.const(None)) for kind in kinds]
+        expr_k = self.const(None, "expression")
+        steps_k = self.const(None, "steps")
+        consts = [
+            (kind == "n", self.const(None, "name" if kind == "n" else "index"))
+            for kind in kinds
+        ]
         chain = self.chain_lines("v", consts, "return []", "        ")
         body = ["def find(root):", "    v = root"]
         if chain:
@@ -734,12 +743,14 @@ class _Gen:
         return self.wrap(body, "locate")
 
 
-_FACTORY_NAME = re.compile(r"\b(?:_c\d+|_[sq]\d+|find)\b")
+# What an evaluator may use from its factory: constants (``name_3``),
+# helpers (``_s0``, ``_q1``) and ``find``.
+_FACTORY_NAME = re.compile(r"\b(?:[a-z]+_\d+|_[sq]\d+|find)\b")
 
 
 def _own_defaults(body: list[str]) -> list[str]:
     """The evaluators of ``body`` with no closure: what they use from the
-    factory becomes trailing defaults (``def find(root, _c0=_c0)``).
+    factory becomes trailing defaults (``def find(root, name_0=name_0)``).
 
     A function with no closure can hand its code to another such function
     (``f.__code__ = g.__code__``): this is how a first-tier ``find`` that a
@@ -845,7 +856,7 @@ def speculative_filter(
     expr: A.Expr,
     rest: tuple[A.Segment, ...],
     it: str,
-    const: Callable[[Any], str],
+    const: Callable[[Any, str], str],
     temp: Callable[[], str],
 ) -> str | None:
     """``[?@.a < 10].b`` as a list comprehension that raises on odd data.
@@ -865,24 +876,24 @@ def speculative_filter(
     tested, selected = _names(left.segments), _names(rest)
     if tested is None or selected is None:
         return None
-    path = "".join(f"[{const(name)}]" for name in tested)
+    path = "".join(f"[{const(name, 'name')}]" for name in tested)
     if value is None or value is True or value is False:
         if op != "==":
             return None
         test = f"c{path} is {value}"
     elif isinstance(value, str):
-        test = f"c{path} {op} {const(value)}"
+        test = f"c{path} {op} {const(value, 'literal')}"
     else:
-        t, k = temp(), const(value)
+        t, k = temp(), const(value, "literal")
         test = f"({t} := c{path}) {op} {k} and {t} is not True and {t} is not False"
-    result = "c" + "".join(f"[{const(name)}]" for name in selected)
+    result = "c" + "".join(f"[{const(name, 'name')}]" for name in selected)
     return f"[{result} for c in {it} if {test}]"
 
 
 def list_comprehension(
     segments: tuple[A.Segment, ...],
     it: str,
-    const: Callable[[Any], str],
+    const: Callable[[Any, str], str],
     temp: Callable[[], str],
 ) -> str | None:
     """``[*].a.b`` or ``[?...].a`` over the items ``it`` as a comprehension.
@@ -897,7 +908,9 @@ def list_comprehension(
         names = _names(rest)
         if names is None:
             return None
-        return "[c" + "".join(f"[{const(n)}]" for n in names) + f" for c in {it}]"
+        return (
+            "[c" + "".join(f"[{const(n, 'name')}]" for n in names) + f" for c in {it}]"
+        )
     if isinstance(sel, A.Filter):
         return speculative_filter(sel.expr, rest, it, const, temp)
     return None
@@ -931,7 +944,7 @@ def _fold(op: str, a: Any, b: Any) -> bool:
 
 
 def _build_singular(kinds: str) -> Callable[..., Any]:
-    return _factory(_Gen("").build_singular(kinds))
+    return _build_factory(_Gen("").build_singular(kinds))
 
 
 _SINGULAR: BoundedCache[str, Callable[..., Any]] = BoundedCache(_build_singular, 1024)
@@ -1004,8 +1017,11 @@ def compile_locate(query: A.QueryNode) -> Callable[[Any], list[tuple[str, Any]]]
     return locate
 
 
-def generated_source(query: A.QueryNode, expression: str) -> str:
-    """The ``find``/``first`` factory source for ``query`` (for debugging)."""
+def generated_source(query: A.QueryNode, expression: str) -> str | None:
+    """The ``find``/``first`` factory source of ``query``'s shape, or None for
+    a query too large for generated code (see :func:`generable`)."""
+    if not generable(query):
+        return None
     gen = _Gen(expression)
     if query.singular:
         kinds = "".join(

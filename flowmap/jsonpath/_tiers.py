@@ -16,6 +16,7 @@ since a function keeps its own globals when its code is replaced.
 from __future__ import annotations
 
 import builtins
+import linecache
 from collections.abc import Callable
 from types import FunctionType
 from typing import Any
@@ -71,6 +72,12 @@ def _first(tier, data, default, named):
 
 _NAMESPACE: dict[str, Any] = dict(GLOBALS, UPGRADE_AFTER=UPGRADE_AFTER)
 exec(builtins.compile(_SOURCE, "<flowmap first tier>", "exec"), _NAMESPACE)
+linecache.cache["<flowmap first tier>"] = (
+    len(_SOURCE),
+    None,
+    _SOURCE.splitlines(True),
+    "<flowmap first tier>",
+)
 _FIND: FunctionType = _NAMESPACE["find"]
 _FIRST: FunctionType = _NAMESPACE["first"]
 _STAY_FIND: FunctionType = _NAMESPACE["stay_find"]

@@ -17,6 +17,7 @@ from ._compiler import (
     compile_singular,
     generable,
     generable_steps,
+    generated_source,
     raise_regex_error,
     singular_ready,
 )
@@ -159,6 +160,27 @@ class Query:
         True
         """
         return self._steps
+
+    @property
+    def source(self) -> str | None:
+        """The Python source generated for this query's shape, for reading.
+
+        The factory whose parameters are the query's constants, named by
+        role (``name_1``, ``literal_2``...), and which returns ``find`` and
+        ``first``. Tracebacks through generated code show these lines: each
+        shape's source is registered with :mod:`linecache` (under a name
+        like ``<flowmap query 7>``) while the shape is cached. None for a
+        query too large for generated code (see :meth:`prepare`).
+
+        >>> print(compile("$.a.b").source)  # doctest: +ELLIPSIS
+        def _factory(expression_0, steps_1, name_2, name_3):
+            def find(root, name_2=name_2, name_3=name_3):
+                v = root
+                try:
+                    v = v[name_2][name_3]
+        ...
+        """
+        return generated_source(parse(self.expression), self.expression)
 
     def prepare(self) -> Query:
         """Generate this query's code now; returns the query itself.

@@ -22,6 +22,7 @@ import builtins
 from collections.abc import Callable
 from typing import Any
 
+from .._generated import release_with, run_source
 from ..errors import MissingValueError
 from ..jsonpath import _ast as A
 from ..jsonpath._compiler import list_comprehension
@@ -190,12 +191,16 @@ class _Gen:
         self.on_missing = on_missing
         self.null_as_missing = null_as_missing
         self.consts: list[Any] = []
+        self.names: list[str] = []
         self.temps = 0
         self.splits: dict[int, _Split] = {}
 
-    def const(self, value: Any) -> str:
+    def const(self, value: Any, role: str) -> str:
+        """The factory parameter that holds ``value``, named by its role."""
+        name = f"{role}_{len(self.consts)}"
         self.consts.append(value)
-        return f"_c{len(self.consts) - 1}"
+        self.names.append(name)
+        return name
 
     def temp(self, prefix: str) -> str:
         self.temps += 1
@@ -205,12 +210,12 @@ class _Gen:
         """An expression building ``value`` anew (containers are never shared)."""
         if isinstance(value, dict):
             items = ", ".join(
-                f"{self.const(k)}: {self.literal(v)}" for k, v in value.items()
+                f"{self.const(k, 'key')}: {self.literal(v)}" for k, v in value.items()
             )
             return "{" + items + "}"
         if isinstance(value, list):
             return "[" + ", ".join(self.literal(v) for v in value) + "]"
-        return self.const(value)
+        return self.const(value, "constant")
 
     # --- the function ------------------------------------------------------
 
@@ -318,14 +323,14 @@ class _Gen:
         step = self.last[number]
         if isinstance(step, _Tail):
             if number in self.required:
-                k = self.const(_strict_lookup(step.steps))
+                k = self.const(_strict_lookup(step.steps), "walk")
                 self.try_lines.append(f"{var} = {k}({parent})")
             else:
-                k = self.const(singular_lookup(step.steps))
+                k = self.const(singular_lookup(step.steps), "walk")
                 self.lines.append(f"{var} = {k}({parent})")
             self.vars[number] = var
             return var
-        k = self.const(step)
+        k = self.const(step, "name" if isinstance(step, str) else "index")
         if number in self.required:
             if isinstance(step, int):
                 self.try_lines.append(
@@ -353,7 +358,7 @@ class _Gen:
         """(expression, is a node list) for one path alternative."""
         if split.rest is not None:
             base = self.node(split.root, split.prefix)
-            find = f"{self.const(split.rest)}({base})"
+            find = f"{self.const(split.rest, 'query')}({base})"
             comprehension = list_comprehension(
                 split.segments, base, self.const, lambda: self.temp("t")
             )
@@ -431,7 +436,7 @@ class _Gen:
                 args.append(self.call(arg))
             else:
                 args.append(self.value_of(arg, self.splits[id(arg)])[0])
-        return f"{self.const(alt.func)}({', '.join(args)})"
+        return f"{self.const(alt.func, 'function')}({', '.join(args)})"
 
     def on_missing_code(self, leaf: Leaf, alt: PathAlt, split: _Split, r: str) -> str:
         if self.on_missing == "null":
@@ -442,7 +447,7 @@ class _Gen:
         reason = None
         if len(leaf.alternatives) > 1:
             reason = f"no alternative of {leaf.text!r} has a value"
-        info = self.const((leaf.text, leaf.location, alt.root, steps, reason))
+        info = self.const((leaf.text, leaf.location, alt.root, steps, reason), "leaf")
         return f"raise_missing({info}, (data, constants, context))"
 
     def build(self, node: Node, top: bool = False) -> str:
@@ -456,7 +461,7 @@ class _Gen:
         omit = self.on_missing == "omit"
         if isinstance(node, TDict):
             items = ", ".join(
-                f"{self.const(k)}: {self.build(v)}" for k, v in node.items
+                f"{self.const(k, 'key')}: {self.build(v)}" for k, v in node.items
             )
             text = "{" + items + "}"
             if omit and any(isinstance(v, Leaf) for _, v in node.items):
@@ -498,8 +503,7 @@ def generate(
     gen = _Gen(on_missing, null_as_missing)
     checked = gen.function(template, fast=False)
     fast = gen.function(template, fast=True)
-    params = ", ".join(f"_c{i}" for i in range(len(gen.consts)))
-    lines = [f"def _factory({params}):"]
+    lines = [f"def _factory({', '.join(gen.names)}):"]
     lines.append("    def checked(data, constants, context):")
     lines += ["    " + line for line in checked]
     lines.append("    def apply(data, *, constants=None, context=None):")
@@ -513,9 +517,9 @@ def compile_template(
 ) -> Callable[..., Any]:
     """The generated ``apply(data, *, constants=None, context=None)``."""
     source, consts = generate(template, on_missing, null_as_missing)
-    namespace = dict(_GLOBALS)
-    exec(builtins.compile(source, "<flowmap mapping>", "exec"), namespace)
-    apply: Callable[..., Any] = namespace["_factory"](*consts)
+    factory, filename = run_source(source, "mapping", dict(_GLOBALS), "_factory")
+    apply: Callable[..., Any] = factory(*consts)
+    release_with(apply, filename)
     return apply
 
 
