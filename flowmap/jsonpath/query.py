@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from .._cache import BoundedCache
 from ..errors import FlowmapError, JSONPathSyntaxError
@@ -38,6 +38,12 @@ __all__ = [
 ]
 
 CACHE_SIZE = 4096
+
+
+class FirstFunction(Protocol):
+    """The type of :attr:`Query.first`: ``first(data, default=...)``."""
+
+    def __call__(self, data: Any, /, default: Any = ...) -> Any: ...
 
 
 class Query:
@@ -80,7 +86,7 @@ class Query:
     expression: str
     singular: bool
     find: Callable[[Any], list[Any]]
-    first: Callable[..., Any]
+    first: FirstFunction
     _canonical: str | None
     _steps: tuple[str | int, ...] | None
     _locate: Callable[[Any], list[tuple[str, Any]]] | None

@@ -6,7 +6,7 @@ import json
 import marshal
 import threading
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from .._cache import BoundedCache
 from ..errors import JSONPathSyntaxError, MappingError, MissingValueError
@@ -31,9 +31,19 @@ __all__ = [
 ]
 
 CACHE_SIZE = 1024
+OnMissing = Literal["error", "null", "omit"]
+Form = Literal["auto", "template", "parameters"]
 ON_MISSING = ("error", "null", "omit")
 FORMS = ("auto", "template", "parameters")
 _PARAMETER_FIELDS = frozenset(("key", "value", "default", "description"))
+
+
+class ApplyFunction(Protocol):
+    """The type of :attr:`Mapping.apply`."""
+
+    def __call__(
+        self, data: Any, /, *, constants: Any = None, context: Any = None
+    ) -> Any: ...
 
 
 class Mapping:
@@ -51,10 +61,10 @@ class Mapping:
 
     __slots__ = ("_spec_json", "apply", "form", "null_as_missing", "on_missing")
 
-    apply: Callable[..., Any]
-    on_missing: str
+    apply: ApplyFunction
+    on_missing: OnMissing
     null_as_missing: bool
-    form: str
+    form: Literal["template", "parameters"]
     _spec_json: str
 
     def __init__(
@@ -168,9 +178,6 @@ def _detect_form(spec: Any) -> str:
         return "parameters"
     return "template"
 
-
-OnMissing = Literal["error", "null", "omit"]
-Form = Literal["auto", "template", "parameters"]
 
 # Mappings by the marshal bytes of their spec and the options: a cache hit
 # without walking the spec in Python. marshal writes the exact types (1,
