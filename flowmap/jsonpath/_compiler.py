@@ -48,11 +48,12 @@ from ._runtime import (
     name_part,
     too_large,
 )
+from .emit import CHAIN, path_against_literal, speculative_filter
 
 # Filters over more items than this try a list comprehension first.
 _COMPREHENSION_FROM = 24
 # Names per line in a chained subscript: keeps generated expressions shallow.
-_CHAIN = 16
+_CHAIN = CHAIN
 _LOOKUP_ERRORS = "(KeyError, TypeError, IndexError)"
 
 
@@ -62,6 +63,17 @@ def no_match(root: Any, default: Any, expression: str, steps: Any) -> Any:
         step = missing_step(root, steps) if steps is not None else None
         raise MissingValueError(expression, step)
     return default
+
+
+class _Guard:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "GUARD"
+
+
+def too_many_arguments() -> NoReturn:
+    raise TypeError("find() takes 1 argument and first() 1 or 2: too many given")
 
 
 GLOBALS: dict[str, Any] = {
@@ -80,6 +92,8 @@ GLOBALS: dict[str, Any] = {
     "value_of": value_of,
     "regex_test": regex_test,
     "no_match": no_match,
+    "GUARD": _Guard(),
+    "too_many_arguments": too_many_arguments,
     "__builtins__": builtins,
 }
 
@@ -769,7 +783,10 @@ def _own_defaults(body: list[str]) -> list[str]:
         if names:
             assert head.endswith("):")
             own = ", ".join(f"{name}={name}" for name in names)
-            head = f"{head[:-2]}, {own}):"
+            # A guard first, so that an extra positional argument raises
+            # TypeError instead of replacing a constant.
+            head = f"{head[:-2]}, _guard=GUARD, {own}):"
+            block = ["    if _guard is not GUARD: too_many_arguments()", *block]
         out += [head, *block]
     return out
 
@@ -816,104 +833,6 @@ def _nestable(segments: tuple[A.Segment, ...]) -> bool:
         if _is_simple(seg) and (i == 0 or not _is_simple(segments[i - 1]))
     )
     return loops + chains <= _MAX_NESTED * 2 and loops <= _MAX_NESTED
-
-
-def _names(segments: tuple[A.Segment, ...]) -> list[str] | None:
-    """The names of child segments that are each one name, else None."""
-    names: list[str] = []
-    for seg in segments:
-        sel = seg.selectors[0]
-        if not seg.simple or not isinstance(sel, A.Name):
-            return None
-        names.append(sel.name)
-    return names if len(names) <= _CHAIN else None
-
-
-def path_against_literal(expr: A.Expr) -> tuple[A.QueryNode, str, Any] | None:
-    """(path, op, literal) for ``@.path OP literal`` (either way round).
-
-    Only comparisons where a missing value makes the test false: not ``!=``.
-    """
-    while isinstance(expr, A.Paren):
-        expr = expr.expr
-    if not isinstance(expr, A.Comparison) or expr.op == "!=":
-        return None
-    left, right, op = expr.left, expr.right, expr.op
-    if isinstance(left, A.Literal):
-        left, right = right, left
-        op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
-    if (
-        isinstance(left, A.QueryNode)
-        and not left.absolute
-        and left.segments
-        and isinstance(right, A.Literal)
-    ):
-        return left, op, right.value
-    return None
-
-
-def speculative_filter(
-    expr: A.Expr,
-    rest: tuple[A.Segment, ...],
-    it: str,
-    const: Callable[[Any, str], str],
-    temp: Callable[[], str],
-) -> str | None:
-    """``[?@.a < 10].b`` as a list comprehension that raises on odd data.
-
-    Only for a comparison of a relative path of names with a literal,
-    followed by at most a few names. The comprehension subscripts without
-    checks: a missing member raises KeyError, a non-object TypeError, and
-    ordering a number against a non-number (or a string against a
-    non-string) raises TypeError, so whenever it completes it has selected
-    exactly what the RFC selects. ``it`` must hold the items of an array or
-    the values of an object.
-    """
-    found = path_against_literal(expr)
-    if found is None:
-        return None
-    left, op, value = found
-    tested, selected = _names(left.segments), _names(rest)
-    if tested is None or selected is None:
-        return None
-    path = "".join(f"[{const(name, 'name')}]" for name in tested)
-    if value is None or value is True or value is False:
-        if op != "==":
-            return None
-        test = f"c{path} is {value}"
-    elif isinstance(value, str):
-        test = f"c{path} {op} {const(value, 'literal')}"
-    else:
-        t, k = temp(), const(value, "literal")
-        test = f"({t} := c{path}) {op} {k} and {t} is not True and {t} is not False"
-    result = "c" + "".join(f"[{const(name, 'name')}]" for name in selected)
-    return f"[{result} for c in {it} if {test}]"
-
-
-def list_comprehension(
-    segments: tuple[A.Segment, ...],
-    it: str,
-    const: Callable[[Any, str], str],
-    temp: Callable[[], str],
-) -> str | None:
-    """``[*].a.b`` or ``[?...].a`` over the items ``it`` as a comprehension.
-
-    The comprehension raises one of KeyError, TypeError, IndexError on data
-    it cannot answer exactly; the caller then falls back to the evaluator.
-    """
-    if not segments or segments[0].descendant or len(segments[0].selectors) != 1:
-        return None
-    sel, rest = segments[0].selectors[0], segments[1:]
-    if isinstance(sel, A.Wildcard):
-        names = _names(rest)
-        if names is None:
-            return None
-        return (
-            "[c" + "".join(f"[{const(n, 'name')}]" for n in names) + f" for c in {it}]"
-        )
-    if isinstance(sel, A.Filter):
-        return speculative_filter(sel.expr, rest, it, const, temp)
-    return None
 
 
 def _simple_steps(segments: tuple[A.Segment, ...]) -> list[A.Name | A.Index]:

@@ -9,7 +9,7 @@ reported as a syntax error at the offending argument or operand.
 from __future__ import annotations
 
 import re
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ..errors import JSONPathSyntaxError
 from . import _ast as A
@@ -580,3 +580,46 @@ def _expr_pos(expr: A.Expr) -> int:
 def parse(text: str) -> A.QueryNode:
     """Parse ``text`` into a query tree, raising JSONPathSyntaxError."""
     return Parser(text).parse()
+
+
+def parse_segments(text: str, pos: int) -> tuple[tuple[A.Segment, ...], int]:
+    """The segments that start at ``text[pos]`` and where they end."""
+    parser = Parser(text)
+    parser.pos = pos
+    segments = parser.segments()
+    return segments, parser.pos
+
+
+_WORDS = (("true", True), ("false", False), ("null", None))
+
+
+def parse_literal(text: str, pos: int = 0) -> tuple[Any, int]:
+    """Read the literal at ``text[pos]``; return its value and where it ends.
+
+    Literals as RFC 9535 filter expressions write them: a string in single
+    or double quotes (with the RFC's escapes), a number (an int, or a float
+    when written with a fraction or an exponent), ``true``, ``false`` or
+    ``null``. A syntax error raises :class:`flowmap.JSONPathSyntaxError`
+    with its position in ``text``.
+
+    >>> parse_literal("'a b' | 1", 0)
+    ('a b', 5)
+    >>> parse_literal("x = -1.5e3", 4)
+    (-1500.0, 10)
+    """
+    parser = Parser(text)
+    parser.pos = pos
+    ch = parser.peek()
+    if ch and ch in "'\"":
+        value: Any = parser.string_literal()
+    elif ch == "-" or (ch and ch in _DIGITS):
+        value = parser.number()
+    else:
+        for word, constant in _WORDS:
+            if text.startswith(word, pos):
+                return constant, pos + len(word)
+        parser.error(
+            "expected a string, a number, true, false or null, "
+            f"found {parser.describe()}"
+        )
+    return value, parser.pos

@@ -24,15 +24,17 @@ from ._compiler import (
 from ._functions import NOTHING
 from ._interpreter import build_locate, build_nodes, singular_lookup
 from ._iregexp import RegexUnsupported
-from ._parser import MAX_INT, Parser, parse
+from ._parser import MAX_INT, parse, parse_segments
 from ._runtime import name_part
 from ._tiers import UPGRADE_AFTER as UPGRADE_AFTER
 from ._tiers import Tier
 
 __all__ = [
+    "FirstFunction",
     "Query",
     "clear_cache",
     "compile",
+    "normalized_path",
     "parse_prefix",
     "query",
 ]
@@ -167,6 +169,30 @@ class Query:
         """
         return self._steps
 
+    def split_prefix(self) -> tuple[tuple[str | int, ...], Query | None]:
+        """(steps, rest): the query's leading names and indexes, and the rest.
+
+        For code generators that share the lookups of common prefixes (the
+        mapping compiler): ``$.a.b[*].c`` gives ``(('a', 'b'), <$[*].c>)``;
+        a singular query gives its steps and None. When a filter in the rest
+        reads the root (``$``), the whole query is the rest, since the rest
+        runs from the node at the prefix.
+
+        >>> steps, rest = compile("$.a.b[*].c").split_prefix()
+        >>> steps, str(rest)
+        (('a', 'b'), "$[*]['c']")
+        """
+        if self._steps is not None:
+            return self._steps, None
+        segments = parse(self.expression).segments
+        i = 0
+        while i < len(segments) and segments[i].simple:
+            i += 1
+        if any(_reads_root(seg) for seg in segments[i:]):
+            i = 0
+        rest = A.format_query(A.QueryNode(True, segments[i:]))
+        return tuple(_step(seg) for seg in segments[:i]), compile(rest)
+
     @property
     def source(self) -> str | None:
         """The Python source generated for this query's shape, for reading.
@@ -180,7 +206,8 @@ class Query:
 
         >>> print(compile("$.a.b").source)  # doctest: +ELLIPSIS
         def _factory(expression_0, steps_1, name_2, name_3):
-            def find(root, name_2=name_2, name_3=name_3):
+            def find(root, _guard=GUARD, name_2=name_2, name_3=name_3):
+                if _guard is not GUARD: too_many_arguments()
                 v = root
                 try:
                     v = v[name_2][name_3]
@@ -257,10 +284,7 @@ class Query:
             # Made on first use, like locate: most queries are never printed.
             steps = self._steps
             if steps is not None:
-                canonical = "$" + "".join(
-                    name_part(step) if isinstance(step, str) else f"[{step}]"
-                    for step in steps
-                )
+                canonical = normalized_path(steps)
             else:
                 canonical = A.format_query(parse(self.expression))
             object.__setattr__(self, "_canonical", canonical)
@@ -299,6 +323,27 @@ def _simple_steps(expression: str) -> tuple[str | int, ...] | None:
                 return None  # let the parser report it
             steps.append(number)
     return tuple(steps)
+
+
+def _reads_root(seg: A.Segment) -> bool:
+    """Whether a filter in ``seg`` reads the root (``$``)."""
+    return any(
+        isinstance(node, A.QueryNode) and node.absolute
+        for sel in seg.selectors
+        if isinstance(sel, A.Filter)
+        for node in A.walk_filters(A.QueryNode(False, (A.Segment((sel,), False),)))
+    )
+
+
+def normalized_path(steps: tuple[str | int, ...]) -> str:
+    """The normalized path (RFC 9535 section 2.7) of a singular query's steps.
+
+    >>> normalized_path(("a", 0, "b c"))
+    "$['a'][0]['b c']"
+    """
+    return "$" + "".join(
+        name_part(step) if isinstance(step, str) else f"[{step}]" for step in steps
+    )
 
 
 def _step(seg: A.Segment) -> str | int:
@@ -356,11 +401,8 @@ def parse_prefix(text: str, pos: int = 0, *, root: str = "$") -> tuple[Query, in
     """
     if not text.startswith(root, pos):
         raise JSONPathSyntaxError(f"expected {root!r}", text, pos)
-    parser = Parser(text)
     after = pos + len(root)
-    parser.pos = after
-    segments = parser.segments()
-    end = parser.pos
+    segments, end = parse_segments(text, after)
     expression = "$" + text[after:end]
     try:
         query = _CACHE.get(expression, partial(_from_segments, segments))

@@ -24,13 +24,8 @@ from typing import Any
 
 from .._generated import release_with, run_source
 from ..errors import MissingValueError
-from ..jsonpath import _ast as A
-from ..jsonpath._compiler import list_comprehension
-from ..jsonpath._functions import NOTHING
-from ..jsonpath._interpreter import singular_lookup
-from ..jsonpath._parser import parse
-from ..jsonpath._runtime import name_part
-from ..jsonpath.query import compile as compile_query
+from ..jsonpath import NOTHING, Query, normalized_path, value_lookup
+from ..jsonpath.emit import comprehension as query_comprehension
 from ._spec import (
     ROOTS,
     CallAlt,
@@ -69,20 +64,19 @@ def raise_missing(info: tuple[Any, ...], roots: tuple[Any, Any, Any]) -> None:
     root_value = roots[("data", "constants", "context").index(alt_root)]
     step = None
     if steps is not None:
-        step = ROOTS[alt_root]
         node = root_value
-        for s in steps:
+        for i, s in enumerate(steps):
             if isinstance(s, str):
-                step += name_part(s)
-                if not isinstance(node, dict) or s not in node:
-                    break
+                missing = not isinstance(node, dict) or s not in node
             else:
-                step += f"[{s}]"
-                if not isinstance(node, list) or not -len(node) <= s < len(node):
-                    break
+                missing = not isinstance(node, list) or not -len(node) <= s < len(node)
+            if missing:
+                # The path up to the step that found nothing, from the root
+                # as the spec names it ($, $CONST or $$).
+                step = ROOTS[alt_root] + normalized_path(steps[: i + 1])[1:]
+                break
             node = node[s]
-        else:
-            step = None  # present but null, with null_as_missing
+        # Otherwise present but null, with null_as_missing: no step to name.
     raise MissingValueError(text, step, location, reason)
 
 
@@ -101,52 +95,14 @@ _ROOT_VARS = {"data": "data", "constants": "constants", "context": "context"}
 class _Split:
     """A path alternative as (root, singular prefix, rest of the query)."""
 
-    __slots__ = ("prefix", "rest", "root", "segments")
+    __slots__ = ("prefix", "rest", "rest_query", "root")
 
     def __init__(self, alt: PathAlt) -> None:
         self.root = alt.root
-        query = alt.query
-        self.rest: Callable[[Any], list[Any]] | None = None
-        if query.singular:
-            assert query.steps is not None
-            self.prefix: tuple[str | int, ...] = query.steps
-            return
-        tree = parse(query.expression)
-        segs = tree.segments
-        i = 0
-        while i < len(segs) and _simple(segs[i]):
-            i += 1
-        if any(_uses_root(seg) for seg in segs[i:]):
-            i = 0  # a filter that reads '$' must see the real root
-        self.prefix = tuple(_step(seg) for seg in segs[:i])
-        self.segments = segs[i:]
-        rest = A.format_query(A.QueryNode(True, segs[i:]))
+        self.prefix, rest = alt.query.split_prefix()
+        self.rest_query: Query | None = rest
         # Generated code now: the mapping keeps this function for good.
-        self.rest = compile_query(rest).prepare().find
-
-
-def _simple(seg: A.Segment) -> bool:
-    return (
-        not seg.descendant
-        and len(seg.selectors) == 1
-        and isinstance(seg.selectors[0], (A.Name, A.Index))
-    )
-
-
-def _step(seg: A.Segment) -> str | int:
-    sel = seg.selectors[0]
-    assert isinstance(sel, (A.Name, A.Index))
-    return sel.name if isinstance(sel, A.Name) else sel.index
-
-
-def _uses_root(seg: A.Segment) -> bool:
-    """Whether a filter in ``seg`` reads the root (``$``)."""
-    return any(
-        isinstance(node, A.QueryNode) and node.absolute
-        for sel in seg.selectors
-        if isinstance(sel, A.Filter)
-        for node in A.walk_filters(A.QueryNode(False, (A.Segment((sel,), False),)))
-    )
+        self.rest = None if rest is None else rest.prepare().find
 
 
 #: Steps of one path written out as subscripts in the generated code; the
@@ -326,7 +282,7 @@ class _Gen:
                 k = self.const(_strict_lookup(step.steps), "walk")
                 self.try_lines.append(f"{var} = {k}({parent})")
             else:
-                k = self.const(singular_lookup(step.steps), "walk")
+                k = self.const(value_lookup(step.steps), "walk")
                 self.lines.append(f"{var} = {k}({parent})")
             self.vars[number] = var
             return var
@@ -359,8 +315,9 @@ class _Gen:
         if split.rest is not None:
             base = self.node(split.root, split.prefix)
             find = f"{self.const(split.rest, 'query')}({base})"
-            comprehension = list_comprehension(
-                split.segments, base, self.const, lambda: self.temp("t")
+            assert split.rest_query is not None
+            comprehension = query_comprehension(
+                split.rest_query, base, self.const, lambda: self.temp("t")
             )
             if comprehension is None:
                 return find, True

@@ -10,8 +10,8 @@ from typing import Any, Literal, Protocol
 
 from .._cache import BoundedCache
 from ..errors import JSONPathSyntaxError, MappingError, MissingValueError
-from ..jsonpath.query import Query
-from ..jsonpath.query import compile as compile_query
+from ..jsonpath import Query
+from ..jsonpath import compile as compile_query
 from ._compiler import compile_template, generate
 from ._spec import (
     Node,
