@@ -839,13 +839,29 @@ class _Singular(_Writer):
             (kind == "n", self.const(None, "name" if kind == "n" else "index"))
             for kind in kinds
         ]
+        fail = f"return no_match(root, default, {expr_k}, {steps_k})"
+        if consts and "i" not in kinds and len(consts) <= _CHAIN:
+            # Names only: return straight from one subscript chain.
+            chain = "".join(f"[{k}]" for _, k in consts)
+            body = [
+                "def find(root):",
+                "    try:",
+                f"        return [root{chain}]",
+                f"    except {_LOOKUP_ERRORS}:",
+                "        return []",
+                "def first(root, default=MISSING):",
+                "    try:",
+                f"        return root{chain}",
+                f"    except {_LOOKUP_ERRORS}:",
+                f"        {fail}",
+            ]
+            return self.wrap(body, "find, first")
         chain = self.chain_lines("v", consts, "return []", "        ")
         body = ["def find(root):", "    v = root"]
         if chain:
             body += ["    try:", *chain]
             body += [f"    except {_LOOKUP_ERRORS}:", "        return []"]
         body.append("    return [v]")
-        fail = f"return no_match(root, default, {expr_k}, {steps_k})"
         chain = self.chain_lines("v", consts, fail, "        ")
         body += ["def first(root, default=MISSING):", "    v = root"]
         if chain:

@@ -208,9 +208,8 @@ class Query:
         def _factory(expression_0, steps_1, name_2, name_3):
             def find(root, _guard=GUARD, name_2=name_2, name_3=name_3):
                 if _guard is not GUARD: too_many_arguments()
-                v = root
                 try:
-                    v = v[name_2][name_3]
+                    return [root[name_2][name_3]]
         ...
         """
         return generated_source(parse(self.expression), self.expression)
