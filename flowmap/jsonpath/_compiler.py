@@ -842,16 +842,16 @@ class _Singular(_Writer):
         fail = f"return no_match(root, default, {expr_k}, {steps_k})"
         if consts and "i" not in kinds and len(consts) <= _CHAIN:
             # Names only: return straight from one subscript chain.
-            chain = "".join(f"[{k}]" for _, k in consts)
+            subscripts = "".join(f"[{k}]" for _, k in consts)
             body = [
                 "def find(root):",
                 "    try:",
-                f"        return [root{chain}]",
+                f"        return [root{subscripts}]",
                 f"    except {_LOOKUP_ERRORS}:",
                 "        return []",
                 "def first(root, default=MISSING):",
                 "    try:",
-                f"        return root{chain}",
+                f"        return root{subscripts}",
                 f"    except {_LOOKUP_ERRORS}:",
                 f"        {fail}",
             ]
