@@ -37,7 +37,7 @@ _SOURCE = """\
 def find(data, *, _tier=None):
     if _tier.calls < UPGRADE_AFTER:
         _tier.calls += 1
-        return _tier.run(data)
+        return _run(_tier, data)
     _tier.query.prepare()
     return _tier.find(data)
 
@@ -49,7 +49,7 @@ def first(data, *default, _tier=None, **named):
     return _tier.first(data, *default, **named)
 
 def stay_find(data, *, _tier=None):
-    return _tier.run(data)
+    return _run(_tier, data)
 
 def stay_first(data, *default, _tier=None, **named):
     return _first(_tier, data, default, named)
@@ -62,12 +62,18 @@ def _first(tier, data, default, named):
         default = (*default, named["default"])
     if len(default) > 1:
         raise TypeError(f"first() takes 1 or 2 arguments ({len(default) + 1} given)")
-    found = tier.run(data)
+    found = _run(tier, data)
     if found:
         return found[0]
     if default:
         return default[0]
     return no_match(data, MISSING, tier.query.expression, tier.query.steps)
+
+def _run(tier, data):
+    if tier.singular:
+        value = tier.run(data)
+        return [] if value is NOTHING else [value]
+    return tier.run(data, data)
 """
 
 _NAMESPACE: dict[str, Any] = dict(GLOBALS, UPGRADE_AFTER=UPGRADE_AFTER)
@@ -87,13 +93,21 @@ _STAY_FIRST: FunctionType = _NAMESPACE["stay_first"]
 class Tier:
     """The state of one query's first tier."""
 
-    __slots__ = ("calls", "find", "first", "pending", "query", "run")
+    __slots__ = ("calls", "find", "first", "pending", "query", "run", "singular")
 
     def __init__(
-        self, run: Callable[[Any], list[Any]], query: Any, pending: Any
+        self,
+        run: Callable[..., Any],
+        query: Any,
+        pending: Any,
+        *,
+        singular: bool,
     ) -> None:
         self.calls = 0
+        #: A singular query's lookup (value or NOTHING), else the closures'
+        #: ``run(node, root)`` giving the node list.
         self.run = run
+        self.singular = singular
         #: The query, whose prepare() makes the switch.
         self.query = query
         #: What the switch compiles: a singular query's steps or the tree.

@@ -21,7 +21,6 @@ from ._compiler import (
     raise_regex_error,
     singular_ready,
 )
-from ._functions import NOTHING
 from ._interpreter import build_locate, build_nodes, singular_lookup
 from ._iregexp import RegexUnsupported
 from ._parser import MAX_INT, parse, parse_segments
@@ -136,20 +135,14 @@ class Query:
             setattr_(self, "first", first)
             return
         if steps is not None:
-            lookup = singular_lookup(steps)
-
-            def run(data: Any) -> list[Any]:
-                value = lookup(data)
-                return [] if value is NOTHING else [value]
-
-            tier = Tier(run, self, steps)
+            tier = Tier(singular_lookup(steps), self, steps, singular=True)
         else:
             assert tree is not None
             try:
                 nodes = build_nodes(tree.segments)
             except RegexUnsupported as exc:
                 raise_regex_error(tree, expression, exc)
-            tier = Tier(lambda data: nodes(data, data), self, tree)
+            tier = Tier(nodes, self, tree, singular=False)
         setattr_(self, "_tier", tier)
         setattr_(self, "find", tier.find)
         setattr_(self, "first", tier.first)
