@@ -6,7 +6,7 @@ over the items of an array into one list comprehension that subscripts
 without checks: whenever it completes, it has selected exactly what RFC 9535
 selects, and on irregular data it raises KeyError, TypeError or IndexError,
 and the caller falls back to the checked evaluator. This module is the
-interface between them (with :func:`comprehension` for the mapping side,
+interface between them (with :class:`Comprehension` for the mapping side,
 which knows queries, not syntax trees).
 
 ``const(value, role)`` must return the name of a generated parameter holding
@@ -31,9 +31,38 @@ Const = Callable[[Any, str], str]
 Temp = Callable[[], str]
 
 
-def comprehension(rest: Query, it: str, const: Const, temp: Temp) -> str | None:
-    """:func:`list_comprehension` of a compiled query (the mapping's side)."""
-    return list_comprehension(parse(rest.expression).segments, it, const, temp)
+class Comprehension:
+    """The comprehension of a compiled query, for the mapping's side.
+
+    ``Comprehension.of(query)`` parses the query once and says whether it
+    has one; ``source(it, const, temp)`` writes it for a code generator
+    (as often as needed: each call takes new constants and temporaries).
+    """
+
+    __slots__ = ("_segments",)
+
+    def __init__(self, segments: tuple[A.Segment, ...]) -> None:
+        self._segments = segments
+
+    @classmethod
+    def of(cls, query: Query) -> Comprehension | None:
+        segments = parse(query.expression).segments
+        if list_comprehension(segments, "_", _dry_const, _dry_temp) is None:
+            return None
+        return cls(segments)
+
+    def source(self, it: str, const: Const, temp: Temp) -> str:
+        text = list_comprehension(self._segments, it, const, temp)
+        assert text is not None  # checked by of()
+        return text
+
+
+def _dry_const(value: Any, role: str) -> str:
+    return role
+
+
+def _dry_temp() -> str:
+    return "_"
 
 
 def _names(segments: tuple[A.Segment, ...]) -> list[str] | None:

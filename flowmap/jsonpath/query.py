@@ -181,10 +181,15 @@ class Query:
         i = 0
         while i < len(segments) and segments[i].simple:
             i += 1
-        if any(_reads_root(seg) for seg in segments[i:]):
-            i = 0
-        rest = A.format_query(A.QueryNode(True, segments[i:]))
-        return tuple(_step(seg) for seg in segments[:i]), compile(rest)
+        if i == 0 or any(_reads_root(seg) for seg in segments[i:]):
+            return (), self
+        rest = segments[i:]
+        text = A.format_query(A.QueryNode(True, rest))
+        # From the tree already parsed (its positions are the whole
+        # query's, which only regex errors would use, and this query's
+        # regexes compiled already).
+        query = _CACHE.get(text, partial(_from_segments, rest))
+        return tuple(_step(seg) for seg in segments[:i]), query
 
     @property
     def source(self) -> str | None:

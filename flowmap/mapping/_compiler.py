@@ -24,8 +24,8 @@ from typing import Any
 
 from .._generated import release_with, run_source
 from ..errors import MissingValueError
-from ..jsonpath import NOTHING, Query, normalized_path, value_lookup
-from ..jsonpath.emit import comprehension as query_comprehension
+from ..jsonpath import NOTHING, normalized_path, value_lookup
+from ..jsonpath.emit import Comprehension
 from ._spec import (
     ROOTS,
     CallAlt,
@@ -95,14 +95,17 @@ _ROOT_VARS = {"data": "data", "constants": "constants", "context": "context"}
 class _Split:
     """A path alternative as (root, singular prefix, rest of the query)."""
 
-    __slots__ = ("prefix", "rest", "rest_query", "root")
+    __slots__ = ("comprehension", "prefix", "rest", "root")
 
     def __init__(self, alt: PathAlt) -> None:
         self.root = alt.root
         self.prefix, rest = alt.query.split_prefix()
-        self.rest_query: Query | None = rest
-        # Generated code now: the mapping keeps this function for good.
-        self.rest = None if rest is None else rest.prepare().find
+        self.rest: Callable[[Any], list[Any]] | None = None
+        self.comprehension: Comprehension | None = None
+        if rest is not None:
+            self.comprehension = Comprehension.of(rest)
+            # Generated code now: the mapping keeps this function for good.
+            self.rest = rest.prepare().find
 
 
 #: Steps of one path written out as subscripts in the generated code; the
@@ -315,12 +318,11 @@ class _Gen:
         if split.rest is not None:
             base = self.node(split.root, split.prefix)
             find = f"{self.const(split.rest, 'query')}({base})"
-            assert split.rest_query is not None
-            comprehension = query_comprehension(
-                split.rest_query, base, self.const, lambda: self.temp("t")
-            )
-            if comprehension is None:
+            if split.comprehension is None:
                 return find, True
+            comprehension = split.comprehension.source(
+                base, self.const, lambda: self.temp("t")
+            )
             # An array of regular items at comprehension speed; anything the
             # comprehension cannot answer exactly raises, and the compiled
             # query answers instead.
