@@ -53,7 +53,8 @@ class Query:
     Queries are immutable and safe to share between threads. ``find`` and
     ``first`` are plain functions (so calling them costs no bound-method
     creation): closures over the parsed query for the first few calls, then
-    code generated for this query; ``locate`` is a method whose evaluator is
+    code generated for this query (a function kept from before the switch
+    becomes that code too); ``locate`` is a method whose evaluator is
     generated on first use:
 
     - ``find(data) -> list``: the selected values, in the RFC's order;
