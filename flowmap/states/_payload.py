@@ -27,8 +27,7 @@ from ..errors import (
     MappingError,
     MissingValueError,
 )
-from ..jsonpath import Query
-from ..jsonpath._functions import NOTHING
+from ..jsonpath import NOTHING, Query
 from ..mapping._compiler import compile_template
 from ..mapping._spec import (
     CallAlt,
