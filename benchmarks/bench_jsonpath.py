@@ -65,7 +65,7 @@ from _timing import (
 from jsonpath_ng.parser import parse as ng_parse
 
 import flowmap
-from flowmap.jsonpath.query import Query, clear_cache
+from flowmap.jsonpath.query import UPGRADE_AFTER, Query, clear_cache
 
 LOOKUP_ERRORS = (KeyError, TypeError, IndexError)
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -275,10 +275,21 @@ def section_deep_path(config: Config) -> None:
     hand = per_call(hand_abcde, data, config.hot)
     find = per_call(query.find, data, config.hot)
     first = per_call(query.first, data, config.hot)
+    # The hot-loop idiom: the functions taken from a new query before its
+    # switch to generated code (no prepare()), called past the switch.
+    clear_cache()
+    kept = flowmap.compile(case.jsonpath)
+    kept_find, kept_first = kept.find, kept.first
+    for _ in range(UPGRADE_AFTER + 1):
+        kept_find(data)
+    kept_find_time = per_call(kept_find, data, config.hot)
+    kept_first_time = per_call(kept_first, data, config.hot)
     timings: list[tuple[str, float | None]] = [
         ("hand-written d['a']...['e'] in try", hand),
-        ("flowmap Query.find", find),
-        ("flowmap Query.first", first),
+        ("flowmap Query.find (prepared)", find),
+        ("flowmap Query.first (prepared)", first),
+        ("flowmap find kept from a new query", kept_find_time),
+        ("flowmap first kept from a new query", kept_first_time),
     ]
     for engine in PEERS:
         peer_find = compiled_finder(engine, case)
@@ -302,6 +313,15 @@ def section_deep_path(config: Config) -> None:
         "flowmap find/first within 2x of hand-written",
         worst <= 2.0,
         f"find {find / hand:.2f}x, first {first / hand:.2f}x",
+    )
+    # find returns a list where the hand-written code returns the value, so
+    # the 1.5x target is first's; find must reach the prepared find's speed.
+    print_target(
+        "first kept from before the switch within 1.5x of hand-written, "
+        "find kept within 1.1x of the prepared find",
+        kept_first_time / hand <= 1.5 and kept_find_time / find <= 1.1,
+        f"first {kept_first_time / hand:.2f}x hand-written, "
+        f"find {kept_find_time / find:.2f}x prepared",
     )
     print()
 

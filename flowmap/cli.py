@@ -273,7 +273,17 @@ def _parser() -> argparse.ArgumentParser:
     from .flows import _cli as flows_cli
 
     flows_cli.add_parser(sub).set_defaults(handler=flows_cli.command)
+    from .server import _cli as serve_cli
+
+    serve_cli.add_parser(sub).set_defaults(handler=_serve)
     return parser
+
+
+def _serve(args: argparse.Namespace, io: _IO) -> int:
+    from .server import _cli as serve_cli
+
+    stderr = io.stderr if io.stderr is not None else open(os.devnull, "w")  # noqa: SIM115
+    return serve_cli.run(args, stderr)
 
 
 def main(

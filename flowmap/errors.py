@@ -187,8 +187,11 @@ class RegexLimitError(FlowmapError, ValueError):
         self.reason = reason
 
     def __str__(self) -> str:
+        shown = self.pattern
+        if len(shown) > 80:  # a document's pattern can be megabytes long
+            shown = shown[:60] + f"... ({len(shown):,} characters)"
         return (
-            f"regular expression {self.pattern!r} from the document is beyond the "
+            f"regular expression {shown!r} from the document is beyond the "
             f"limits of the linear-time engine ({self.reason})"
         )
 

@@ -177,7 +177,7 @@ def place(document: Any, path: str | Query, value: Any) -> Any:
 $['order']['id'] is a number, not an object
     """
     query = path if isinstance(path, Query) else compile_query(path)
-    steps = query._steps
+    steps = query.steps
     if not query.singular or steps is None:
         raise MergeError(
             f"cannot place a value at {query}: the path is not singular "

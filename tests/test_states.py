@@ -59,11 +59,15 @@ PROPERTY_SETTINGS = settings(
 
 
 def expand(value: Any) -> Any:
-    """Replace ``{"$repeat": [text, n]}`` by ``text * n`` (keeps data files small)."""
+    """Replace ``{"$repeat": [text, n]}`` by ``text * n`` (keeps data files small)
+    and ``{"$power_of_ten": n}`` by ``10**n`` (over 4,300 digits JSON cannot load).
+    """
     if isinstance(value, dict):
         if list(value) == ["$repeat"]:
             text, count = value["$repeat"]
             return text * count
+        if list(value) == ["$power_of_ten"]:
+            return 10 ** value["$power_of_ten"]
         return {key: expand(item) for key, item in value.items()}
     if isinstance(value, list):
         return [expand(item) for item in value]
@@ -490,3 +494,111 @@ def test_intrinsics_fail_only_with_flowmap_errors(
     except StatesRuntimeError as exc:
         assert exc.error == "States.Runtime"
         assert exc.cause
+
+
+AWS_PATH_CASES = load("states_aws_paths.json")
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["module", "compiled"])
+@pytest.mark.parametrize(
+    "case", AWS_PATH_CASES, ids=[c["name"] for c in AWS_PATH_CASES]
+)
+def test_paths_as_aws_reads_them(case: dict[str, Any], compiled: bool) -> None:
+    if "definition_error" in case:
+        with pytest.raises(StatesDefinitionError) as info:
+            run_path_case(case, compiled)
+        syntax = info.value.syntax_error
+        assert syntax is not None
+        assert syntax.position == case["definition_error"]["position"]
+        field = info.value.location
+        assert field is not None
+        text: Any = case["state"]
+        for key in field:
+            text = text[key]
+        assert syntax.expression == text
+    else:
+        assert same(run_path_case(case, compiled), case["expected"])
+    if "strict" in case:
+        with pytest.raises(JSONPathSyntaxError):
+            flowmap.compile(case["strict"])
+
+
+PICKLED_STATES = [
+    {},
+    {"InputPath": "$.order", "Parameters": {"id.$": "$.id", "n": [1, {"x": None}]}},
+    {"Parameters": {"tag.$": "States.Format('o-{}', $$.Execution.Id)"}},
+    {"ResultSelector": {"n.$": "$.count"}, "ResultPath": "$.r", "OutputPath": "$.r"},
+    {"InputPath": None, "ResultPath": None},
+    {"InputPath": "$['a\\\"b']"},
+]
+
+
+@pytest.mark.parametrize("definition", PICKLED_STATES)
+def test_compiled_state_pickles(definition: dict[str, Any]) -> None:
+    import pickle
+
+    raw = {"order": {"id": 7}, "id": 1, 'a\\"b': 2}
+    context = {"Execution": {"Id": "e-1"}}
+    result = {"count": 3}
+    state = compile_state(definition)
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        loaded = pickle.loads(pickle.dumps(state, protocol=protocol))
+        assert isinstance(loaded, CompiledState)
+        assert same(
+            loaded.effective_input(raw, context=context),
+            state.effective_input(raw, context=context),
+        )
+        assert same(
+            loaded.state_output(raw, result, context=context),
+            state.state_output(raw, result, context=context),
+        )
+    clear_cache()  # a pickle is compiled again from its fields
+    loaded = pickle.loads(pickle.dumps(state))
+    assert same(
+        loaded.effective_input(raw, context=context),
+        state.effective_input(raw, context=context),
+    )
+
+
+def test_compiled_states_run_in_worker_processes() -> None:
+    import multiprocessing
+    import operator
+    from concurrent.futures import ProcessPoolExecutor
+
+    state = compile_state(
+        {"InputPath": "$.order", "Parameters": {"id.$": "$.id"}, "ResultPath": "$.r"}
+    )
+    raw = {"order": {"id": 7}}
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        shipped = pool.submit(operator.methodcaller("effective_input", raw), state)
+        output = pool.submit(operator.methodcaller("state_output", raw, 5), state)
+        assert shipped.result(timeout=60) == {"id": 7}
+        assert output.result(timeout=60) == {"order": {"id": 7}, "r": 5}
+
+
+def test_states_errors_have_public_names_and_pickle() -> None:
+    import pickle
+
+    runtime = StatesRuntimeError("States.Runtime", "cause", "detail")
+    assert type(runtime).__module__ == "flowmap.states"
+    assert repr(runtime) == (
+        "StatesRuntimeError(error='States.Runtime', cause='cause', detail='detail')"
+    )
+    copy_ = pickle.loads(pickle.dumps(runtime))
+    assert (copy_.error, copy_.cause, copy_.detail) == (
+        "States.Runtime",
+        "cause",
+        "detail",
+    )
+    with pytest.raises(StatesDefinitionError) as info:
+        compile_state({"InputPath": "$.a["})
+    definition = info.value
+    assert type(definition).__module__ == "flowmap.states"
+    assert repr(definition).startswith(
+        "StatesDefinitionError(reason=\"invalid JSONPath '$.a['\", "
+        "location=('InputPath',), syntax_error=JSONPathSyntaxError("
+    )
+    loaded = pickle.loads(pickle.dumps(definition))
+    assert str(loaded) == str(definition)
+    assert loaded.syntax_error is not None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 # Function extension types (RFC 9535 section 2.4.1).
@@ -190,10 +189,43 @@ def quote_name(name: str) -> str:
     return "'" + "".join(out) + "'"
 
 
+#: The longest integer literal the parser accepts, in digits.
+MAX_LITERAL_DIGITS = 10_000
+# Digits converted at once: within Python's own limit on int() and str().
+_CHUNK = 4_000
+_CHUNK_BASE = 10**_CHUNK
+
+
+def int_from_text(text: str) -> int:
+    """``int(text)`` for an integer literal of at most MAX_LITERAL_DIGITS digits.
+
+    Python's ``int()`` refuses more than 4,300 digits by default; the text is
+    converted a chunk at a time instead, in bounded time since its length is.
+
+    >>> int_from_text("-" + "9" * 5000) == -(10**5000 - 1)
+    True
+    """
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("-")
+    value = 0
+    for start in range(0, len(digits), _CHUNK):
+        chunk = digits[start : start + _CHUNK]
+        value = value * 10 ** len(chunk) + int(chunk)
+    return sign * value
+
+
 def format_number(value: int | float) -> str:
     if isinstance(value, int):
-        # Decimal writes integers of any length (str() stops at 4,300 digits).
-        return str(value) if value.bit_length() < 3000 else str(Decimal(value))
+        if -_CHUNK_BASE < value < _CHUNK_BASE:
+            return str(value)
+        # Longer than str() writes by default: a chunk of digits at a time.
+        chunks: list[str] = []
+        rest = abs(value)
+        while rest >= _CHUNK_BASE:
+            rest, low = divmod(rest, _CHUNK_BASE)
+            chunks.append(str(low).zfill(_CHUNK))
+        chunks.append(str(rest))
+        return ("-" if value < 0 else "") + "".join(reversed(chunks))
     text = repr(value)
     return text
 

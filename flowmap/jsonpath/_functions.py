@@ -58,6 +58,8 @@ def value_of(nodes: list[Any]) -> Any:
 
 @lru_cache(maxsize=256)
 def _dynamic_regex(pattern: str, full: bool) -> Callable[[str], Any] | None:
+    # A refusal raises, so this cache keeps successes only (and no pattern
+    # over MAX_TEXT characters); compile_iregexp caches refusals too.
     try:
         regex = compile_iregexp(pattern)
     except RegexUnsupported as exc:

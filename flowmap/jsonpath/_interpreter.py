@@ -21,7 +21,15 @@ from ._functions import (
     regex_test,
     value_of,
 )
-from ._runtime import MAX_NODES, descend, json_eq, json_le, json_lt, too_large
+from ._runtime import (
+    MAX_NODES,
+    descend,
+    json_eq,
+    json_le,
+    json_lt,
+    name_part,
+    too_large,
+)
 
 Nodes = Callable[[Any, Any], list[Any]]  # (node, root) -> selected nodes
 Value = Callable[[Any, Any], Any]  # (current, root) -> value or NOTHING
@@ -111,6 +119,149 @@ def _selector(sel: A.Selector) -> Select:
                 out.append(child)
 
     return select_filter
+
+
+# --- normalized paths ----------------------------------------------------------
+
+# A node's path while a query runs: None for the root, else (parent's path,
+# member name or array index). Shared prefixes keep building paths linear in
+# the query's length; the text is written once per selected node.
+Link = tuple[Any, str | int] | None
+Located = Callable[[list[Any], list[Link], Any], tuple[list[Any], list[Link]]]
+
+
+def build_locate(segments: tuple[A.Segment, ...]) -> Callable[[Any], Any]:
+    """``locate`` from closures: (normalized path, value) pairs.
+
+    Used for queries too large for generated code, whose normalized paths
+    can be as long as the query itself.
+    """
+    steps = [_located_segment(seg) for seg in segments]
+
+    def locate(root: Any) -> list[tuple[str, Any]]:
+        nodes: list[Any] = [root]
+        links: list[Link] = [None]
+        for step in steps:
+            nodes, links = step(nodes, links, root)
+            if not nodes:
+                break
+        return [(path_text(link), node) for node, link in zip(nodes, links)]
+
+    return locate
+
+
+def path_text(link: Link) -> str:
+    """The normalized path of a link, written from the root down."""
+    parts: list[str] = []
+    while link is not None:
+        link, step = link
+        parts.append(name_part(step) if isinstance(step, str) else f"[{step}]")
+    parts.append("$")
+    return "".join(reversed(parts))
+
+
+def _descend_links(nodes: list[Any], links: list[Link]) -> tuple[list[Any], list[Link]]:
+    """Like :func:`descend`, with each node's link."""
+    out: list[Any] = []
+    out_links: list[Link] = []
+    for root, root_link in zip(nodes, links):
+        if not isinstance(root, (dict, list)):
+            continue
+        stack: list[tuple[Any, Link]] = [(root, root_link)]
+        while stack:
+            node, link = stack.pop()
+            out.append(node)
+            out_links.append(link)
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            stack.extend(
+                (child, (link, key))
+                for key, child in reversed(list(items))
+                if isinstance(child, (dict, list))
+            )
+        if len(out) > MAX_NODES:
+            too_large()
+    return out, out_links
+
+
+def _located_segment(seg: A.Segment) -> Located:
+    selectors = [_located_selector(sel) for sel in seg.selectors]
+    descendant = seg.descendant
+
+    def run(
+        nodes: list[Any], links: list[Link], root: Any
+    ) -> tuple[list[Any], list[Link]]:
+        if descendant:
+            nodes, links = _descend_links(nodes, links)
+        out: list[Any] = []
+        out_links: list[Link] = []
+        for node, link in zip(nodes, links):
+            for select in selectors:
+                select(node, link, root, out, out_links)
+        if descendant and len(out) > MAX_NODES:
+            too_large()
+        return out, out_links
+
+    return run
+
+
+LocatedSelect = Callable[[Any, Link, Any, list[Any], list[Link]], None]
+
+
+def _located_selector(sel: A.Selector) -> LocatedSelect:
+    if isinstance(sel, A.Name):
+        name = sel.name
+
+        def name_(
+            node: Any, link: Link, root: Any, out: list[Any], lo: list[Link]
+        ) -> None:
+            if isinstance(node, dict) and name in node:
+                out.append(node[name])
+                lo.append((link, name))
+
+        return name_
+    if isinstance(sel, A.Index):
+        index = sel.index
+
+        def index_(
+            node: Any, link: Link, root: Any, out: list[Any], lo: list[Link]
+        ) -> None:
+            if isinstance(node, list) and -len(node) <= index < len(node):
+                i = index if index >= 0 else len(node) + index
+                out.append(node[i])
+                lo.append((link, i))
+
+        return index_
+    if isinstance(sel, A.Slice):
+        if sel.step == 0:
+            return lambda node, link, root, out, lo: None
+        bounds = slice(sel.start, sel.stop, sel.step)
+
+        def slice_(
+            node: Any, link: Link, root: Any, out: list[Any], lo: list[Link]
+        ) -> None:
+            if isinstance(node, list):
+                for i in range(*bounds.indices(len(node))):
+                    out.append(node[i])
+                    lo.append((link, i))
+
+        return slice_
+    test = None if isinstance(sel, A.Wildcard) else _logical(sel.expr)
+
+    def children_(
+        node: Any, link: Link, root: Any, out: list[Any], lo: list[Link]
+    ) -> None:
+        if isinstance(node, dict):
+            items: Any = node.items()
+        elif isinstance(node, list):
+            items = enumerate(node)
+        else:
+            return
+        for key, child in items:
+            if test is None or test(child, root):
+                out.append(child)
+                lo.append((link, key))
+
+    return children_
 
 
 # --- filter expressions ------------------------------------------------------

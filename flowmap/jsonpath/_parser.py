@@ -9,8 +9,7 @@ reported as a syntax error at the offending argument or operand.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ..errors import JSONPathSyntaxError
 from . import _ast as A
@@ -21,6 +20,10 @@ MAX_INT = 2**53 - 1
 # Deeper nesting than this is refused: no real query comes close, and it keeps
 # the parser, the compiler and the generated code far from recursion limits.
 MAX_NESTING = 32
+#: Longer integer literals are refused: converting decimal text costs time
+#: quadratic in its length (which is why Python's int() refuses more than
+#: 4,300 digits), and a million digits would take half a minute.
+MAX_LITERAL_DIGITS = A.MAX_LITERAL_DIGITS
 
 _BLANK = " \t\n\r"
 # name-char of section 2.5.1.1: ALPHA, DIGIT, "_" and non-surrogate non-ASCII.
@@ -498,8 +501,13 @@ class Parser:
         if literal == "-0":
             return 0
         if not is_float:
-            # Decimal reads integers of any length (int() stops at 4,300 digits).
-            return int(literal) if len(literal) < 1000 else int(Decimal(literal))
+            if pos - start - (text[start] == "-") > MAX_LITERAL_DIGITS:
+                # int() of a long text costs time quadratic in its length.
+                self.error(
+                    f"integer literal of more than {MAX_LITERAL_DIGITS} digits",
+                    start,
+                )
+            return A.int_from_text(literal)
         value = float(literal)
         if value in (float("inf"), float("-inf")):
             self.error("number out of range", start)
@@ -572,3 +580,46 @@ def _expr_pos(expr: A.Expr) -> int:
 def parse(text: str) -> A.QueryNode:
     """Parse ``text`` into a query tree, raising JSONPathSyntaxError."""
     return Parser(text).parse()
+
+
+def parse_segments(text: str, pos: int) -> tuple[tuple[A.Segment, ...], int]:
+    """The segments that start at ``text[pos]`` and where they end."""
+    parser = Parser(text)
+    parser.pos = pos
+    segments = parser.segments()
+    return segments, parser.pos
+
+
+_WORDS = (("true", True), ("false", False), ("null", None))
+
+
+def parse_literal(text: str, pos: int = 0) -> tuple[Any, int]:
+    """Read the literal at ``text[pos]``; return its value and where it ends.
+
+    Literals as RFC 9535 filter expressions write them: a string in single
+    or double quotes (with the RFC's escapes), a number (an int, or a float
+    when written with a fraction or an exponent), ``true``, ``false`` or
+    ``null``. A syntax error raises :class:`flowmap.JSONPathSyntaxError`
+    with its position in ``text``.
+
+    >>> parse_literal("'a b' | 1", 0)
+    ('a b', 5)
+    >>> parse_literal("x = -1.5e3", 4)
+    (-1500.0, 10)
+    """
+    parser = Parser(text)
+    parser.pos = pos
+    ch = parser.peek()
+    if ch and ch in "'\"":
+        value: Any = parser.string_literal()
+    elif ch == "-" or (ch and ch in _DIGITS):
+        value = parser.number()
+    else:
+        for word, constant in _WORDS:
+            if text.startswith(word, pos):
+                return constant, pos + len(word)
+        parser.error(
+            "expected a string, a number, true, false or null, "
+            f"found {parser.describe()}"
+        )
+    return value, parser.pos

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from ..errors import EvaluationLimitError
+from ..errors import EvaluationLimitError, QueryTypeError
 from ._ast import quote_name
 from ._functions import NOTHING
 
@@ -200,6 +200,12 @@ def descend_paths(nodes: list[Any], paths: list[str]) -> tuple[list[Any], list[s
 @lru_cache(maxsize=4096)
 def name_part(name: str) -> str:
     """The normalized-path step for a member name: ``['name']``."""
+    if not isinstance(name, str):
+        # Not JSON (json.load gives str keys): no normalized path names it.
+        raise QueryTypeError(
+            f"object member names must be strings (the data is not JSON): "
+            f"cannot write a path to the member {name!r}"
+        )
     return "[" + quote_name(name) + "]"
 
 

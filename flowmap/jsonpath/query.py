@@ -4,33 +4,48 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 from .._cache import BoundedCache
-from ..errors import QueryTypeError
+from ..errors import JSONPathSyntaxError, QueryTypeError
 from . import _ast as A
 from ._compiler import (
     clear_shape_cache,
     compile_locate,
     compile_query,
     compile_singular,
-    no_match,
+    generable,
+    generable_steps,
+    generated_source,
     raise_regex_error,
     singular_ready,
 )
-from ._functions import NOTHING
-from ._interpreter import build_nodes, singular_lookup
+from ._interpreter import build_locate, build_nodes, singular_lookup
 from ._iregexp import RegexUnsupported
-from ._parser import MAX_INT, parse
-from ._runtime import MISSING, name_part
+from ._iregexp import clear_cache as clear_regex_cache
+from ._parser import MAX_INT, parse, parse_segments
+from ._runtime import name_part
+from ._tiers import UPGRADE_AFTER as UPGRADE_AFTER
+from ._tiers import Tier
 
-__all__ = ["Query", "clear_cache", "compile", "query"]
+__all__ = [
+    "FirstFunction",
+    "Query",
+    "clear_cache",
+    "compile",
+    "normalized_path",
+    "parse_prefix",
+    "query",
+]
 
 CACHE_SIZE = 4096
-#: Calls served by the first tier (closures) before a query is compiled to
-#: generated code: most of the cost of a first compile is Python's own
-#: compile() of the generated source, which only pays off for reused queries.
-UPGRADE_AFTER = 8
+
+
+class FirstFunction(Protocol):
+    """The type of :attr:`Query.first`: ``first(data, default=...)``."""
+
+    def __call__(self, data: Any, /, default: Any = ...) -> Any: ...
 
 
 class Query:
@@ -39,7 +54,8 @@ class Query:
     Queries are immutable and safe to share between threads. ``find`` and
     ``first`` are plain functions (so calling them costs no bound-method
     creation): closures over the parsed query for the first few calls, then
-    code generated for this query; ``locate`` is a method whose evaluator is
+    code generated for this query (a function kept from before the switch
+    becomes that code too); ``locate`` is a method whose evaluator is
     generated on first use:
 
     - ``find(data) -> list``: the selected values, in the RFC's order;
@@ -62,8 +78,8 @@ class Query:
     __slots__ = (
         "_canonical",
         "_locate",
-        "_pending",
         "_steps",
+        "_tier",
         "expression",
         "find",
         "first",
@@ -73,23 +89,36 @@ class Query:
     expression: str
     singular: bool
     find: Callable[[Any], list[Any]]
-    first: Callable[..., Any]
+    first: FirstFunction
     _canonical: str | None
     _steps: tuple[str | int, ...] | None
     _locate: Callable[[Any], list[tuple[str, Any]]] | None
-    # While the first tier serves calls: the tree, or a singular query's steps.
-    _pending: A.QueryNode | tuple[str | int, ...] | None
+    # While the first tier serves calls: its state, else None.
+    _tier: Tier | None
 
     def __init__(self, expression: str) -> None:
         if not isinstance(expression, str):
             raise QueryTypeError(
                 f"a JSONPath expression must be a str, not {type(expression).__name__}"
             )
-        setattr_ = object.__setattr__
         steps = _simple_steps(expression)
-        tree: A.QueryNode | None = None
-        if steps is None:
-            tree = parse(expression)
+        self._setup(expression, steps, parse(expression) if steps is None else None)
+
+    @classmethod
+    def _from_tree(cls, expression: str, tree: A.QueryNode) -> Query:
+        """The query of ``expression`` from its already parsed ``tree``."""
+        self = cls.__new__(cls)
+        self._setup(expression, None, tree)
+        return self
+
+    def _setup(
+        self,
+        expression: str,
+        steps: tuple[str | int, ...] | None,
+        tree: A.QueryNode | None,
+    ) -> None:
+        setattr_ = object.__setattr__
+        if tree is not None:
             singular = tree.singular
             if singular:
                 steps = tuple(_step(seg) for seg in tree.segments)
@@ -100,77 +129,90 @@ class Query:
         setattr_(self, "_canonical", None)
         setattr_(self, "_steps", steps)
         setattr_(self, "_locate", None)
-        setattr_(self, "_pending", None)
+        setattr_(self, "_tier", None)
+        if steps is not None and singular_ready(steps):
+            # Plain paths of a known shape: straight to generated code.
+            find, first = compile_singular(steps, expression)
+            setattr_(self, "find", find)
+            setattr_(self, "first", first)
+            return
         if steps is not None:
-            if singular_ready(steps):
-                # Plain paths of a known shape: straight to generated code.
-                find, first = compile_singular(steps, expression)
-            else:
-                find, first = self._first_tier_singular(steps)
-                setattr_(self, "_pending", steps)
+            tier = Tier(singular_lookup(steps), self, steps, singular=True)
         else:
             assert tree is not None
-            find, first = self._first_tier(tree)
-            setattr_(self, "_pending", tree)
-        setattr_(self, "find", find)
-        setattr_(self, "first", first)
+            try:
+                nodes = build_nodes(tree.segments)
+            except RegexUnsupported as exc:
+                raise_regex_error(tree, expression, exc)
+            tier = Tier(nodes, self, tree, singular=False)
+        setattr_(self, "_tier", tier)
+        setattr_(self, "find", tier.find)
+        setattr_(self, "first", tier.first)
 
-    def _first_tier(
-        self, tree: A.QueryNode
-    ) -> tuple[Callable[[Any], list[Any]], Callable[..., Any]]:
-        """Closure evaluators that switch to generated code after a few calls."""
-        try:
-            run = build_nodes(tree.segments)
-        except RegexUnsupported as exc:
-            raise_regex_error(tree, self.expression, exc)
-        calls = 0
-        expression = self.expression
+    @property
+    def steps(self) -> tuple[str | int, ...] | None:
+        """The steps of a singular query, None for any other query.
 
-        def find(data: Any) -> list[Any]:
-            nonlocal calls
-            if calls >= UPGRADE_AFTER:
-                # Also reached by callers that kept this function: hand over.
-                if self._pending is not None:
-                    self.prepare()
-                return self.find(data)
-            calls += 1
-            return run(data, data)
+        Names are ``str`` and indexes ``int``, in order; ``$`` has no steps.
+        This is the interface the neighbouring layers (mapping, merge, Step
+        Functions) use to walk or build a singular path themselves.
 
-        def first(data: Any, default: Any = MISSING) -> Any:
-            found = find(data)
-            if found:
-                return found[0]
-            return no_match(data, default, expression, None)
+        >>> compile("$.a[0]['b c']").steps
+        ('a', 0, 'b c')
+        >>> compile("$.a[*]").steps is None
+        True
+        """
+        return self._steps
 
-        return find, first
+    def split_prefix(self) -> tuple[tuple[str | int, ...], Query | None]:
+        """(steps, rest): the query's leading names and indexes, and the rest.
 
-    def _first_tier_singular(
-        self, steps: tuple[str | int, ...]
-    ) -> tuple[Callable[[Any], list[Any]], Callable[..., Any]]:
-        """First-tier evaluators of a singular query: a loop over its steps."""
-        calls = 0
-        expression = self.expression
+        For code generators that share the lookups of common prefixes (the
+        mapping compiler): ``$.a.b[*].c`` gives ``(('a', 'b'), <$[*].c>)``;
+        a singular query gives its steps and None. When a filter in the rest
+        reads the root (``$``), the whole query is the rest, since the rest
+        runs from the node at the prefix.
 
-        lookup = singular_lookup(steps)
+        >>> steps, rest = compile("$.a.b[*].c").split_prefix()
+        >>> steps, str(rest)
+        (('a', 'b'), "$[*]['c']")
+        """
+        if self._steps is not None:
+            return self._steps, None
+        segments = parse(self.expression).segments
+        i = 0
+        while i < len(segments) and segments[i].simple:
+            i += 1
+        if i == 0 or any(_reads_root(seg) for seg in segments[i:]):
+            return (), self
+        rest = segments[i:]
+        text = A.format_query(A.QueryNode(True, rest))
+        # From the tree already parsed (its positions are the whole
+        # query's, which only regex errors would use, and this query's
+        # regexes compiled already).
+        query = _CACHE.get(text, partial(_from_segments, rest))
+        return tuple(_step(seg) for seg in segments[:i]), query
 
-        def find(data: Any) -> list[Any]:
-            nonlocal calls
-            if calls >= UPGRADE_AFTER:
-                # Also reached by callers that kept this function: hand over.
-                if self._pending is not None:
-                    self.prepare()
-                return self.find(data)
-            calls += 1
-            value = lookup(data)
-            return [] if value is NOTHING else [value]
+    @property
+    def source(self) -> str | None:
+        """The Python source generated for this query's shape, for reading.
 
-        def first(data: Any, default: Any = MISSING) -> Any:
-            found = find(data)
-            if found:
-                return found[0]
-            return no_match(data, default, expression, steps)
+        The factory whose parameters are the query's constants, named by
+        role (``name_1``, ``literal_2``...), and which returns ``find`` and
+        ``first``. Tracebacks through generated code show these lines: each
+        shape's source is registered with :mod:`linecache` (under a name
+        like ``<flowmap query 7>``) while the shape is cached. None for a
+        query too large for generated code (see :meth:`prepare`).
 
-        return find, first
+        >>> print(compile("$.a.b").source)  # doctest: +ELLIPSIS
+        def _factory(expression_0, steps_1, name_2, name_3):
+            def find(root, _guard=GUARD, name_2=name_2, name_3=name_3):
+                if _guard is not GUARD: too_many_arguments()
+                try:
+                    return [root[name_2][name_3]]
+        ...
+        """
+        return generated_source(parse(self.expression), self.expression)
 
     def prepare(self) -> Query:
         """Generate this query's code now; returns the query itself.
@@ -178,23 +220,38 @@ class Query:
         A query answers its first few calls from closures built at compile
         time, and then switches to code generated for it, which is faster but
         costs 100-300 us to generate the first time a query of its shape is
-        seen. Call ``prepare()`` for a query that is known to be hot, before
-        keeping a reference to its ``find`` or ``first`` function: a function
-        fetched before the switch keeps working, through one extra call.
+        seen. Call ``prepare()`` for a query known to be hot, to skip the
+        first few calls' slower tier. ``find`` and ``first`` functions
+        fetched before the switch become the generated code too.
+
+        Queries too large for generated code (more than
+        ``MAX_GENERATED_SIZE`` = 128 segments, selectors and filter nodes,
+        far beyond hand-written ones) keep the closures, whose cost stays
+        linear in the query's length.
 
         >>> q = compile("$.items[*].id").prepare()
         >>> q.find({"items": [{"id": 1}, {"id": 2}]})
         [1, 2]
         """
-        pending = self._pending
-        if pending is not None:
-            if isinstance(pending, tuple):
-                find, first = compile_singular(pending, self.expression)
-            else:
-                find, first = compile_query(pending, self.expression)
-            object.__setattr__(self, "find", find)
-            object.__setattr__(self, "first", first)
-            object.__setattr__(self, "_pending", None)
+        tier = self._tier
+        if tier is None:
+            return self
+        pending = tier.pending
+        generated: tuple[Callable[[Any], list[Any]], Callable[..., Any]] | None = None
+        if isinstance(pending, tuple):
+            if generable_steps(pending):
+                generated = compile_singular(pending, self.expression)
+        elif generable(pending):
+            generated = compile_query(pending, self.expression)
+        if generated is None:
+            tier.stay()
+            find, first = tier.find, tier.first
+        else:
+            find, first = generated
+            tier.hand_over(find, first)
+        object.__setattr__(self, "find", find)
+        object.__setattr__(self, "first", first)
+        object.__setattr__(self, "_tier", None)
         return self
 
     def locate(self, data: Any) -> list[tuple[str, Any]]:
@@ -207,7 +264,10 @@ class Query:
         if locate is None:
             # Built on first use: most queries are never located, and this
             # halves the cost and the memory of compiling them.
-            locate = compile_locate(parse(self.expression))
+            tree = parse(self.expression)
+            locate = (
+                compile_locate(tree) if generable(tree) else build_locate(tree.segments)
+            )
             object.__setattr__(self, "_locate", locate)
         return locate(data)
 
@@ -223,10 +283,7 @@ class Query:
             # Made on first use, like locate: most queries are never printed.
             steps = self._steps
             if steps is not None:
-                canonical = "$" + "".join(
-                    name_part(step) if isinstance(step, str) else f"[{step}]"
-                    for step in steps
-                )
+                canonical = normalized_path(steps)
             else:
                 canonical = A.format_query(parse(self.expression))
             object.__setattr__(self, "_canonical", canonical)
@@ -267,6 +324,27 @@ def _simple_steps(expression: str) -> tuple[str | int, ...] | None:
     return tuple(steps)
 
 
+def _reads_root(seg: A.Segment) -> bool:
+    """Whether a filter in ``seg`` reads the root (``$``)."""
+    return any(
+        isinstance(node, A.QueryNode) and node.absolute
+        for sel in seg.selectors
+        if isinstance(sel, A.Filter)
+        for node in A.walk_filters(A.QueryNode(False, (A.Segment((sel,), False),)))
+    )
+
+
+def normalized_path(steps: tuple[str | int, ...]) -> str:
+    """The normalized path (RFC 9535 section 2.7) of a singular query's steps.
+
+    >>> normalized_path(("a", 0, "b c"))
+    "$['a'][0]['b c']"
+    """
+    return "$" + "".join(
+        name_part(step) if isinstance(step, str) else f"[{step}]" for step in steps
+    )
+
+
 def _step(seg: A.Segment) -> str | int:
     sel = seg.selectors[0]
     if isinstance(sel, A.Name):
@@ -299,6 +377,45 @@ def compile(expression: str) -> Query:
         raise
 
 
+def parse_prefix(text: str, pos: int = 0, *, root: str = "$") -> tuple[Query, int]:
+    """Read the query that starts at ``text[pos]``; return it and where it ends.
+
+    This is the interface for layers that embed JSONPath in a larger text
+    (mapping leaves such as ``$CONST.a | 'x'``, Step Functions intrinsic
+    calls). The query is ``root`` (``"$"``; a neighbour may name its own
+    root, such as ``"$$"`` or ``"$CONST"``) followed by RFC 9535 segments,
+    and it ends before the first character that cannot continue it (blank
+    space before that character is not part of it). The result is the
+    compiled query of ``"$"`` followed by those segments, the same object
+    :func:`compile` gives for that text, and the index just past its last
+    segment. The text is parsed once. A syntax error raises
+    :class:`flowmap.JSONPathSyntaxError` with its position in ``text``.
+
+    >>> query, end = parse_prefix("$.a.b | 'x'")
+    >>> str(query), end
+    ("$['a']['b']", 5)
+    >>> query, end = parse_prefix("f($$.id, 1)", 2, root="$$")
+    >>> query.expression, end
+    ('$.id', 7)
+    """
+    if not text.startswith(root, pos):
+        raise JSONPathSyntaxError(f"expected {root!r}", text, pos)
+    after = pos + len(root)
+    segments, end = parse_segments(text, after)
+    expression = "$" + text[after:end]
+    try:
+        query = _CACHE.get(expression, partial(_from_segments, segments))
+    except JSONPathSyntaxError as exc:
+        # Errors found after parsing (regex literals) point into ``text``
+        # already: the tree's positions are ``text``'s.
+        raise JSONPathSyntaxError(exc.reason, text, exc.position) from None
+    return query, end
+
+
+def _from_segments(segments: tuple[A.Segment, ...], expression: str) -> Query:
+    return Query._from_tree(expression, A.QueryNode(True, segments, 0))
+
+
 def query(expression: str, data: Any) -> list[Any]:
     """Select from ``data`` with ``expression`` in one call.
 
@@ -312,3 +429,4 @@ def clear_cache() -> None:
     """Empty the compile cache and the cache of generated code shapes."""
     _CACHE.clear()
     clear_shape_cache()
+    clear_regex_cache()

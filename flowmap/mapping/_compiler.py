@@ -22,13 +22,10 @@ import builtins
 from collections.abc import Callable
 from typing import Any
 
+from .._generated import release_with, run_source
 from ..errors import MissingValueError
-from ..jsonpath import _ast as A
-from ..jsonpath._compiler import list_comprehension
-from ..jsonpath._functions import NOTHING
-from ..jsonpath._parser import parse
-from ..jsonpath._runtime import name_part
-from ..jsonpath.query import compile as compile_query
+from ..jsonpath import NOTHING, normalized_path, value_lookup
+from ..jsonpath.emit import Comprehension
 from ._spec import (
     ROOTS,
     CallAlt,
@@ -67,20 +64,19 @@ def raise_missing(info: tuple[Any, ...], roots: tuple[Any, Any, Any]) -> None:
     root_value = roots[("data", "constants", "context").index(alt_root)]
     step = None
     if steps is not None:
-        step = ROOTS[alt_root]
         node = root_value
-        for s in steps:
+        for i, s in enumerate(steps):
             if isinstance(s, str):
-                step += name_part(s)
-                if not isinstance(node, dict) or s not in node:
-                    break
+                missing = not isinstance(node, dict) or s not in node
             else:
-                step += f"[{s}]"
-                if not isinstance(node, list) or not -len(node) <= s < len(node):
-                    break
+                missing = not isinstance(node, list) or not -len(node) <= s < len(node)
+            if missing:
+                # The path up to the step that found nothing, from the root
+                # as the spec names it ($, $CONST or $$).
+                step = ROOTS[alt_root] + normalized_path(steps[: i + 1])[1:]
+                break
             node = node[s]
-        else:
-            step = None  # present but null, with null_as_missing
+        # Otherwise present but null, with null_as_missing: no step to name.
     raise MissingValueError(text, step, location, reason)
 
 
@@ -99,52 +95,54 @@ _ROOT_VARS = {"data": "data", "constants": "constants", "context": "context"}
 class _Split:
     """A path alternative as (root, singular prefix, rest of the query)."""
 
-    __slots__ = ("prefix", "rest", "root", "segments")
+    __slots__ = ("comprehension", "prefix", "rest", "root")
 
     def __init__(self, alt: PathAlt) -> None:
         self.root = alt.root
-        query = alt.query
+        self.prefix, rest = alt.query.split_prefix()
         self.rest: Callable[[Any], list[Any]] | None = None
-        if query.singular:
-            assert query._steps is not None
-            self.prefix: tuple[str | int, ...] = query._steps
-            return
-        tree = parse(query.expression)
-        segs = tree.segments
-        i = 0
-        while i < len(segs) and _simple(segs[i]):
-            i += 1
-        if any(_uses_root(seg) for seg in segs[i:]):
-            i = 0  # a filter that reads '$' must see the real root
-        self.prefix = tuple(_step(seg) for seg in segs[:i])
-        self.segments = segs[i:]
-        rest = A.format_query(A.QueryNode(True, segs[i:]))
-        # Generated code now: the mapping keeps this function for good.
-        self.rest = compile_query(rest).prepare().find
+        self.comprehension: Comprehension | None = None
+        if rest is not None:
+            self.comprehension = Comprehension.of(rest)
+            # Generated code now: the mapping keeps this function for good.
+            self.rest = rest.prepare().find
 
 
-def _simple(seg: A.Segment) -> bool:
-    return (
-        not seg.descendant
-        and len(seg.selectors) == 1
-        and isinstance(seg.selectors[0], (A.Name, A.Index))
-    )
+#: Steps of one path written out as subscripts in the generated code; the
+#: rest of a longer path is walked by a loop, so that the generated source
+#: (and Python's compile() of it, which grows faster than linearly with the
+#: number of variables) stays small whatever the length of the path.
+MAX_UNROLLED_STEPS = 64
 
 
-def _step(seg: A.Segment) -> str | int:
-    sel = seg.selectors[0]
-    assert isinstance(sel, (A.Name, A.Index))
-    return sel.name if isinstance(sel, A.Name) else sel.index
+class _Tail:
+    """The steps of a long path past MAX_UNROLLED_STEPS, as one trie step."""
+
+    __slots__ = ("_hash", "steps")
+
+    def __init__(self, steps: tuple[str | int, ...]) -> None:
+        self.steps = steps
+        self._hash = hash(steps)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Tail) and self.steps == other.steps
 
 
-def _uses_root(seg: A.Segment) -> bool:
-    """Whether a filter in ``seg`` reads the root (``$``)."""
-    return any(
-        isinstance(node, A.QueryNode) and node.absolute
-        for sel in seg.selectors
-        if isinstance(sel, A.Filter)
-        for node in A.walk_filters(A.QueryNode(False, (A.Segment((sel,), False),)))
-    )
+def _strict_lookup(steps: tuple[str | int, ...]) -> Callable[[Any], Any]:
+    """Walk ``steps`` like the fast path's subscripts: a missing value raises
+    KeyError, TypeError or IndexError."""
+
+    def lookup(node: Any) -> Any:
+        for step in steps:
+            if isinstance(step, int) and not isinstance(node, list):
+                raise TypeError
+            node = node[step]
+        return node
+
+    return lookup
 
 
 class _Gen:
@@ -152,12 +150,16 @@ class _Gen:
         self.on_missing = on_missing
         self.null_as_missing = null_as_missing
         self.consts: list[Any] = []
+        self.names: list[str] = []
         self.temps = 0
         self.splits: dict[int, _Split] = {}
 
-    def const(self, value: Any) -> str:
+    def const(self, value: Any, role: str) -> str:
+        """The factory parameter that holds ``value``, named by its role."""
+        name = f"{role}_{len(self.consts)}"
         self.consts.append(value)
-        return f"_c{len(self.consts) - 1}"
+        self.names.append(name)
+        return name
 
     def temp(self, prefix: str) -> str:
         self.temps += 1
@@ -167,12 +169,12 @@ class _Gen:
         """An expression building ``value`` anew (containers are never shared)."""
         if isinstance(value, dict):
             items = ", ".join(
-                f"{self.const(k)}: {self.literal(v)}" for k, v in value.items()
+                f"{self.const(k, 'key')}: {self.literal(v)}" for k, v in value.items()
             )
             return "{" + items + "}"
         if isinstance(value, list):
             return "[" + ", ".join(self.literal(v) for v in value) + "]"
-        return self.const(value)
+        return self.const(value, "constant")
 
     # --- the function ------------------------------------------------------
 
@@ -185,28 +187,34 @@ class _Gen:
             for alt in _paths(leaf.alternatives):
                 if id(alt) not in splits:
                     splits[id(alt)] = _Split(alt)
-        required: set[tuple[str, tuple[str | int, ...]]] = set()
+        # Path prefixes are numbered in a trie, (parent number, step) ->
+        # number, so that a path of n steps costs O(n), not the O(n^2) of
+        # keys made of whole step tuples.
+        self.trie: dict[tuple[int | str, str | int | _Tail], int] = {}
+        self.parent: list[int | str] = []
+        self.last: list[str | int | _Tail] = []
+        required: set[int] = set()
         if fast:
             for leaf in leaves:
                 if self.is_required(leaf):
                     split = splits[id(leaf.alternatives[0])]
-                    for i in range(1, len(split.prefix) + 1):
-                        required.add((split.root, split.prefix[:i]))
-        self.vars: dict[tuple[str, tuple[str | int, ...]], str] = {}
+                    required.update(self.prefix_ids(split.root, split.prefix))
+        self.vars: dict[int | str, str] = {}
+        self.vars.update(_ROOT_VARS)
         self.try_lines: list[str] = []
         self.lines: list[str] = []
         self.required = required
         # A node with a required name child was subscripted by name in the
         # try block, so past it the node is known to be an object.
         self.known_dicts = {
-            (root, steps[:-1]) for root, steps in required if isinstance(steps[-1], str)
+            self.parent[i] for i in required if isinstance(self.last[i], str)
         }
         self.leaf_vars: dict[int, str] = {}
         # Required lookups first, in the order the spec names them.
         for leaf in leaves:
             for path in _paths(leaf.alternatives):
                 split = splits[id(path)]
-                if (split.root, split.prefix) in required:
+                if self.prefix_id(split.root, split.prefix) in required:
                     self.node(split.root, split.prefix)
         for leaf in leaves:
             self.leaf_vars[id(leaf)] = self.leaf(leaf, splits)
@@ -229,32 +237,67 @@ class _Gen:
         alt = leaf.alternatives[0]
         return isinstance(alt, PathAlt) and alt.query.singular
 
+    def prefix_ids(self, root: str, steps: tuple[str | int, ...]) -> list[int]:
+        """The trie numbers of the prefixes of ``steps``, shortest first.
+
+        Past MAX_UNROLLED_STEPS, the rest of a path is one step (a _Tail)
+        that a helper function walks.
+        """
+        trie, ids = self.trie, []
+        node: int | str = root
+        parts: Any = steps
+        if len(steps) > MAX_UNROLLED_STEPS:
+            parts = (*steps[:MAX_UNROLLED_STEPS], _Tail(steps[MAX_UNROLLED_STEPS:]))
+        for step in parts:
+            key = (node, step)
+            number = trie.get(key)
+            if number is None:
+                number = trie[key] = len(self.parent)
+                self.parent.append(node)
+                self.last.append(step)
+            ids.append(number)
+            node = number
+        return ids
+
+    def prefix_id(self, root: str, steps: tuple[str | int, ...]) -> int | str:
+        ids = self.prefix_ids(root, steps)
+        return ids[-1] if ids else root
+
     def node(self, root: str, steps: tuple[str | int, ...]) -> str:
         """The variable holding the value at ``steps`` from ``root`` (or NOTHING)."""
         # The longest prefix that already has a variable, then one step at a
         # time (a loop, not recursion: paths may have thousands of steps).
-        depth = len(steps)
-        while depth and (root, steps[:depth]) not in self.vars:
+        ids = self.prefix_ids(root, steps)
+        depth = len(ids)
+        while depth and ids[depth - 1] not in self.vars:
             depth -= 1
-        var = self.vars[(root, steps[:depth])] if depth else _ROOT_VARS[root]
-        for i in range(depth + 1, len(steps) + 1):
-            var = self.step(root, steps[:i], var)
+        var = self.vars[ids[depth - 1]] if depth else _ROOT_VARS[root]
+        for number in ids[depth:]:
+            var = self.step(number, var)
         return var
 
-    def step(self, root: str, steps: tuple[str | int, ...], parent: str) -> str:
-        """Emit the lookup of the last of ``steps`` in ``parent``."""
-        key = (root, steps)
+    def step(self, number: int, parent: str) -> str:
+        """Emit the lookup of prefix ``number``'s last step in ``parent``."""
         var = self.temp("v")
-        step = steps[-1]
-        k = self.const(step)
-        if key in self.required:
+        step = self.last[number]
+        if isinstance(step, _Tail):
+            if number in self.required:
+                k = self.const(_strict_lookup(step.steps), "walk")
+                self.try_lines.append(f"{var} = {k}({parent})")
+            else:
+                k = self.const(value_lookup(step.steps), "walk")
+                self.lines.append(f"{var} = {k}({parent})")
+            self.vars[number] = var
+            return var
+        k = self.const(step, "name" if isinstance(step, str) else "index")
+        if number in self.required:
             if isinstance(step, int):
                 self.try_lines.append(
                     f"if not isinstance({parent}, list): raise TypeError"
                 )
             self.try_lines.append(f"{var} = {parent}[{k}]")
         elif isinstance(step, str):
-            if (root, steps[:-1]) in self.known_dicts:
+            if self.parent[number] in self.known_dicts:
                 self.lines.append(f"{var} = {parent}.get({k}, NOTHING)")
             else:
                 self.lines.append(
@@ -267,19 +310,19 @@ class _Gen:
                 f"{var} = {parent}[{k}] "
                 f"if isinstance({parent}, list) and {bound} else NOTHING"
             )
-        self.vars[key] = var
+        self.vars[number] = var
         return var
 
     def value_of(self, alt: PathAlt, split: _Split) -> tuple[str, bool]:
         """(expression, is a node list) for one path alternative."""
         if split.rest is not None:
             base = self.node(split.root, split.prefix)
-            find = f"{self.const(split.rest)}({base})"
-            comprehension = list_comprehension(
-                split.segments, base, self.const, lambda: self.temp("t")
-            )
-            if comprehension is None:
+            find = f"{self.const(split.rest, 'query')}({base})"
+            if split.comprehension is None:
                 return find, True
+            comprehension = split.comprehension.source(
+                base, self.const, lambda: self.temp("t")
+            )
             # An array of regular items at comprehension speed; anything the
             # comprehension cannot answer exactly raises, and the compiled
             # query answers instead.
@@ -303,7 +346,10 @@ class _Gen:
         first = alts[0]
         if len(alts) == 1 and isinstance(first, PathAlt) and not self.null_as_missing:
             split = splits[id(first)]
-            if split.rest is None and (split.root, split.prefix) in self.required:
+            if (
+                split.rest is None
+                and self.prefix_id(split.root, split.prefix) in self.required
+            ):
                 # Looked up in the try block: present whenever we get here.
                 return self.node(split.root, split.prefix)
         r = self.temp("r")
@@ -349,7 +395,7 @@ class _Gen:
                 args.append(self.call(arg))
             else:
                 args.append(self.value_of(arg, self.splits[id(arg)])[0])
-        return f"{self.const(alt.func)}({', '.join(args)})"
+        return f"{self.const(alt.func, 'function')}({', '.join(args)})"
 
     def on_missing_code(self, leaf: Leaf, alt: PathAlt, split: _Split, r: str) -> str:
         if self.on_missing == "null":
@@ -360,7 +406,7 @@ class _Gen:
         reason = None
         if len(leaf.alternatives) > 1:
             reason = f"no alternative of {leaf.text!r} has a value"
-        info = self.const((leaf.text, leaf.location, alt.root, steps, reason))
+        info = self.const((leaf.text, leaf.location, alt.root, steps, reason), "leaf")
         return f"raise_missing({info}, (data, constants, context))"
 
     def build(self, node: Node, top: bool = False) -> str:
@@ -374,7 +420,7 @@ class _Gen:
         omit = self.on_missing == "omit"
         if isinstance(node, TDict):
             items = ", ".join(
-                f"{self.const(k)}: {self.build(v)}" for k, v in node.items
+                f"{self.const(k, 'key')}: {self.build(v)}" for k, v in node.items
             )
             text = "{" + items + "}"
             if omit and any(isinstance(v, Leaf) for _, v in node.items):
@@ -416,8 +462,7 @@ def generate(
     gen = _Gen(on_missing, null_as_missing)
     checked = gen.function(template, fast=False)
     fast = gen.function(template, fast=True)
-    params = ", ".join(f"_c{i}" for i in range(len(gen.consts)))
-    lines = [f"def _factory({params}):"]
+    lines = [f"def _factory({', '.join(gen.names)}):"]
     lines.append("    def checked(data, constants, context):")
     lines += ["    " + line for line in checked]
     lines.append("    def apply(data, *, constants=None, context=None):")
@@ -431,9 +476,9 @@ def compile_template(
 ) -> Callable[..., Any]:
     """The generated ``apply(data, *, constants=None, context=None)``."""
     source, consts = generate(template, on_missing, null_as_missing)
-    namespace = dict(_GLOBALS)
-    exec(builtins.compile(source, "<flowmap mapping>", "exec"), namespace)
-    apply: Callable[..., Any] = namespace["_factory"](*consts)
+    factory, filename = run_source(source, "mapping", dict(_GLOBALS), "_factory")
+    apply: Callable[..., Any] = factory(*consts)
+    release_with(apply, filename)
     return apply
 
 

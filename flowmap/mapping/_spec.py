@@ -11,12 +11,10 @@ import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import JSONPathSyntaxError, MappingError
-from ..jsonpath._parser import Parser
-from ..jsonpath.query import Query
-from ..jsonpath.query import compile as compile_query
+from ..jsonpath import Query, parse_literal, parse_prefix
 
 Location = tuple[str | int, ...]
 
@@ -107,6 +105,14 @@ def check_json(spec: Any) -> None:
         elif isinstance(value, float):
             if not math.isfinite(value):
                 raise MappingError(f"{value!r} is not a JSON number", loc)
+        elif isinstance(value, int) and value.bit_length() > 14_000:
+            try:  # Python writes at most 4,300 digits (sys.int_info)
+                str(value)
+            except ValueError:
+                raise MappingError(
+                    "an integer of over 4,300 digits cannot be written as JSON",
+                    loc,
+                ) from None
         elif value is not None and not isinstance(value, (str, int, bool)):
             raise MappingError(
                 f"{type(value).__name__} is not a JSON value "
@@ -201,14 +207,40 @@ def parse_leaf(text: str, location: Location) -> Leaf | Literal:
         raise MappingError(f"invalid expression {text!r}", location, exc) from None
 
 
-class _LeafParser(Parser):
-    __slots__ = ("location",)
+_BLANK = " \t\n\r"
+
+
+class _LeafParser:
+    """Read a leaf: alternatives separated by ``|``, each a path or a literal.
+
+    Paths are read by :func:`flowmap.jsonpath.parse_prefix` (parsed once,
+    compiled through the query cache) and literals by
+    :func:`flowmap.jsonpath.parse_literal`; every error is a
+    JSONPathSyntaxError whose position indexes the whole leaf.
+    """
+
+    __slots__ = ("location", "n", "pos", "text")
 
     def __init__(self, text: str, location: Location) -> None:
-        super().__init__(text)
+        self.text = text
+        self.n = len(text)
+        self.pos = 0
         self.location = location
 
-    def parse(self) -> Leaf:  # type: ignore[override]
+    def error(self, reason: str, pos: int | None = None) -> NoReturn:
+        raise JSONPathSyntaxError(reason, self.text, self.pos if pos is None else pos)
+
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < self.n else ""
+
+    def describe(self) -> str:
+        return repr(self.text[self.pos]) if self.pos < self.n else "end of expression"
+
+    def skip_blank(self) -> None:
+        while self.pos < self.n and self.text[self.pos] in _BLANK:
+            self.pos += 1
+
+    def parse(self) -> Leaf:
         alts: list[PathAlt | ConstAlt] = []
         while True:
             self.skip_blank()
@@ -241,24 +273,23 @@ class _LeafParser(Parser):
         ch = self.peek()
         if ch == "$":
             if text.startswith("$CONST", start):
-                return self.path("constants", start, start + 6)
+                return self.path("constants", "$CONST")
             if text.startswith("$$", start):
-                return self.path("context", start, start + 2)
+                return self.path("context", "$$")
             after = text[start + 1 : start + 2]
-            if after in ("", ".", "[", "|") or after in " \t\r\n":
-                return self.path("data", start, start + 1)
+            if after in ("", ".", "[", "|") or after in _BLANK:
+                return self.path("data", "$")
             self.error(
                 "'$' must be followed by '.', '[' or nothing ($CONST and $$ "
                 "name the constants and the context); quote the string to "
                 "mean it literally",
                 start + 1,
             )
-        if ch == "'":
-            return ConstAlt(self.string_literal())
         if ch == '"':
             self.error("string constants are written in single quotes")
-        if ch == "-" or (ch and ch in "0123456789"):
-            return ConstAlt(self.number())
+        if ch == "'" or ch == "-" or (ch and ch in "0123456789"):
+            value, self.pos = parse_literal(text, start)
+            return ConstAlt(value)
         for word, value in (("true", True), ("false", False), ("null", None)):
             if text.startswith(word, start):
                 self.pos = start + len(word)
@@ -268,21 +299,15 @@ class _LeafParser(Parser):
             f"a number, true, false or null, found {self.describe()}"
         )
 
-    def path(self, root: str, start: int, after_root: int) -> PathAlt:
+    def path(self, root: str, marker: str) -> PathAlt:
+        start = self.pos
+        after_root = start + len(marker)
         if root != "data":
             nxt = self.text[after_root : after_root + 1]
-            if nxt not in ("", ".", "[", "|") and nxt not in " \t\r\n":
+            if nxt not in ("", ".", "[", "|") and nxt not in _BLANK:
                 self.error(f"expected '.' or '[' after {ROOTS[root]}", after_root)
-        self.pos = after_root
-        segments = self.segments()
-        written = self.text[start : self.pos]
-        del segments  # parsed only to find where the path ends
-        query_text = "$" + self.text[after_root : self.pos]
-        try:
-            query = compile_query(query_text)
-        except JSONPathSyntaxError as exc:  # pragma: no cover - parsed above
-            self.error(exc.reason, exc.position + after_root - 1)
-        return PathAlt(root, query, written)
+        query, self.pos = parse_prefix(self.text, start, root=marker)
+        return PathAlt(root, query, self.text[start : self.pos])
 
 
 # --- the whole spec ------------------------------------------------------------

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+import marshal
+import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from .._cache import BoundedCache
 from ..errors import JSONPathSyntaxError, MappingError, MissingValueError
-from ..jsonpath.query import Query
-from ..jsonpath.query import compile as compile_query
-from ._compiler import compile_template
-from ._spec import check_json, check_schema, read_parameters, read_template
+from ..jsonpath import Query
+from ..jsonpath import compile as compile_query
+from ._compiler import compile_template, generate
+from ._spec import (
+    Node,
+    check_json,
+    check_schema,
+    read_parameters,
+    read_template,
+)
 
 __all__ = [
     "DataFilter",
@@ -23,8 +31,18 @@ __all__ = [
 ]
 
 CACHE_SIZE = 1024
+OnMissing = Literal["error", "null", "omit"]
+Form = Literal["auto", "template", "parameters"]
 ON_MISSING = ("error", "null", "omit")
 FORMS = ("auto", "template", "parameters")
+
+
+class ApplyFunction(Protocol):
+    """The type of :attr:`Mapping.apply`."""
+
+    def __call__(
+        self, data: Any, /, *, constants: Any = None, context: Any = None
+    ) -> Any: ...
 
 
 class Mapping:
@@ -42,10 +60,10 @@ class Mapping:
 
     __slots__ = ("_spec_json", "apply", "form", "null_as_missing", "on_missing")
 
-    apply: Callable[..., Any]
-    on_missing: str
+    apply: ApplyFunction
+    on_missing: OnMissing
     null_as_missing: bool
-    form: str
+    form: Literal["template", "parameters"]
     _spec_json: str
 
     def __init__(
@@ -61,6 +79,43 @@ class Mapping:
         setattr_(self, "null_as_missing", null_as_missing)
         setattr_(self, "form", form)
         setattr_(self, "apply", apply)
+
+    @property
+    def source(self) -> str:
+        """The Python source generated for this mapping, for reading.
+
+        A factory whose parameters are the spec's constants, named by role
+        (``name_3``, ``key_4``...), returning ``apply``; ``checked`` is the
+        fully checked variant that a failed fast path falls back to.
+        Tracebacks through ``apply`` show these lines: the source is
+        registered with :mod:`linecache` (as ``<flowmap mapping N>``) while
+        the mapping is cached.
+
+        >>> print(compile_mapping({"id": "$.user.id"}).source, end="")
+        def _factory(name_0, name_1, leaf_2, key_3, name_4, name_5, key_6):
+            def checked(data, constants, context):
+                v2 = data.get(name_0, NOTHING) if isinstance(data, dict) else NOTHING
+                v3 = v2.get(name_1, NOTHING) if isinstance(v2, dict) else NOTHING
+                r1 = v3
+                if r1 is NOTHING:
+                    raise_missing(leaf_2, (data, constants, context))
+                return {key_3: r1}
+            def apply(data, *, constants=None, context=None):
+                try:
+                    v4 = data[name_4]
+                    v5 = v4[name_5]
+                except (KeyError, TypeError, IndexError):
+                    return checked(data, constants, context)
+                return {key_6: v5}
+            return apply
+        """
+        return generate(self._tree(), self.on_missing, self.null_as_missing)[0]
+
+    def _tree(self) -> Node:
+        spec = json.loads(self._spec_json)
+        if self.form == "parameters":
+            return read_parameters(spec)
+        return read_template(spec)
 
     @property
     def spec(self) -> Any:
@@ -120,14 +175,23 @@ def _detect_form(spec: Any) -> str:
     return "template"
 
 
+# Mappings by the marshal bytes of their spec and the options: a cache hit
+# without walking the spec in Python. marshal writes the exact types (1,
+# 1.0 and True differ), the key order and every value, so a spec the caller
+# has changed since gets other bytes and is compiled again. Only keys of
+# specs the slow path accepted are stored.
+_BY_VALUE: dict[tuple[bytes, str, bool, str], Mapping] = {}
+_BY_VALUE_LOCK = threading.Lock()
+
+
 def compile_mapping(
     spec: Any,
     *,
-    on_missing: str = "error",
+    on_missing: OnMissing = "error",
     null_as_missing: bool = False,
-    form: str = "auto",
+    form: Form = "auto",
 ) -> Mapping:
-    """Compile a mapping spec (cached by its JSON text and the options).
+    """Compile a mapping spec (cached by its value and the options).
 
     ``on_missing`` decides what a path with no value and no default gives:
     ``"error"`` raises :class:`flowmap.MissingValueError`, ``"null"`` gives
@@ -138,9 +202,37 @@ def compile_mapping(
     ``value`` as the parameter form (so a misspelt field is an error, not a
     template). See docs/mapping.md.
 
+    Compiling a spec equal to one compiled before (the same object or not)
+    returns the same :class:`Mapping`; a spec changed in place since is
+    compiled anew.
+
     >>> compile_mapping([{"key": "user.id", "value": "$.uid", "default": 0}]).apply({})
     {'user': {'id': 0}}
     """
+    key: tuple[bytes, str, bool, str] | None = None
+    if null_as_missing is True or null_as_missing is False:
+        try:
+            key = (marshal.dumps(spec), on_missing, null_as_missing, form)
+            mapping = _BY_VALUE.get(key)
+        except (ValueError, TypeError):
+            # Not marshal's types (subclasses, sets...), too deep, or an
+            # unhashable option: the slow path says what is wrong, if anything.
+            key = None
+        else:
+            if mapping is not None:
+                return mapping
+    mapping = _compile_checked(spec, on_missing, null_as_missing, form)
+    if key is not None:
+        with _BY_VALUE_LOCK:
+            if len(_BY_VALUE) >= CACHE_SIZE:
+                del _BY_VALUE[next(iter(_BY_VALUE))]
+            _BY_VALUE[key] = mapping
+    return mapping
+
+
+def _compile_checked(
+    spec: Any, on_missing: str, null_as_missing: bool, form: str
+) -> Mapping:
     if on_missing not in ON_MISSING:
         raise MappingError(
             f"on_missing must be one of {', '.join(map(repr, ON_MISSING))}, "
@@ -168,16 +260,19 @@ def apply_mapping(
     *,
     constants: Any = None,
     context: Any = None,
-    **options: Any,
+    on_missing: OnMissing = "error",
+    null_as_missing: bool = False,
+    form: Form = "auto",
 ) -> Any:
     """Compile (through the cache) and apply a mapping in one call.
 
     >>> apply_mapping({"a": "$.x", "b": "'lit'", "c": 3}, {"x": [1]})
     {'a': [1], 'b': 'lit', 'c': 3}
     """
-    return compile_mapping(spec, **options).apply(
-        data, constants=constants, context=context
+    mapping = compile_mapping(
+        spec, on_missing=on_missing, null_as_missing=null_as_missing, form=form
     )
+    return mapping.apply(data, constants=constants, context=context)
 
 
 class DataFilter:
@@ -256,5 +351,7 @@ def compile_filter(expression: str) -> DataFilter:
 
 
 def clear_cache() -> None:
+    with _BY_VALUE_LOCK:
+        _BY_VALUE.clear()
     _MAPPINGS.clear()
     _FILTERS.clear()

@@ -20,7 +20,7 @@ compiles a state once for the fastest repeated use.
 >>> states.effective_input({"InputPath": "$.nope"}, {"order": {}})
 Traceback (most recent call last):
   ...
-flowmap.states._errors.StatesRuntimeError: States.Runtime: \
+flowmap.states.StatesRuntimeError: States.Runtime: \
 Invalid path '$.nope' : No results for path: $['nope']
 """
 
@@ -28,6 +28,8 @@ from ._errors import StatesDefinitionError, StatesRuntimeError
 from ._functions import FUNCTIONS as _FUNCTIONS
 from ._state import (
     CompiledState,
+    EffectiveInput,
+    StateOutput,
     clear_cache,
     compile_state,
     effective_input,
@@ -40,6 +42,8 @@ INTRINSIC_FUNCTIONS: tuple[str, ...] = tuple(_FUNCTIONS)
 __all__ = [
     "INTRINSIC_FUNCTIONS",
     "CompiledState",
+    "EffectiveInput",
+    "StateOutput",
     "StatesDefinitionError",
     "StatesRuntimeError",
     "clear_cache",

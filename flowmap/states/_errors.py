@@ -5,6 +5,10 @@ A definition that cannot be compiled raises :class:`StatesDefinitionError`
 travels as data); a failure while processing a state's data raises
 :class:`StatesRuntimeError`, whose ``error`` and ``cause`` are the two strings
 Step Functions reports for a failed state.
+
+Both are reported as ``flowmap.states.StatesRuntimeError`` and
+``flowmap.states.StatesDefinitionError`` (their public names), also in
+tracebacks.
 """
 
 from __future__ import annotations
@@ -32,13 +36,28 @@ class StatesRuntimeError(FlowmapError, ValueError):
     ('States.Runtime', 'Invalid arguments in States.MathAdd')
     >>> print(err)
     States.Runtime: Invalid arguments in States.MathAdd
+    >>> err  # doctest: +NORMALIZE_WHITESPACE
+    StatesRuntimeError(error='States.Runtime',
+                       cause='Invalid arguments in States.MathAdd', detail=None)
     """
+
+    __module__ = "flowmap.states"
 
     def __init__(self, error: str, cause: str, detail: str | None = None) -> None:
         super().__init__(error, cause)
         self.error = error
         self.cause = cause
         self.detail = detail
+
+    def __reduce__(
+        self,
+    ) -> tuple[type[StatesRuntimeError], tuple[str, str, str | None]]:
+        return (type(self), (self.error, self.cause, self.detail))
+
+    _repr_fields = ("error", "cause", "detail")
+
+    def __repr__(self) -> str:
+        return _repr(self)
 
     def __str__(self) -> str:
         text = f"{self.error}: {self.cause}"
@@ -55,24 +74,100 @@ class StatesDefinitionError(MappingError):
     when a JSONPath or an intrinsic function call does not parse.
 
     >>> reason = "ResultPath must be a reference path"
-    >>> print(StatesDefinitionError(reason, ("ResultPath",)))
+    >>> err = StatesDefinitionError(reason, ("ResultPath",))
+    >>> print(err)
     ResultPath must be a reference path (at $.ResultPath in the spec)
+    >>> err  # doctest: +NORMALIZE_WHITESPACE
+    StatesDefinitionError(reason='ResultPath must be a reference path',
+                          location=('ResultPath',), syntax_error=None)
     """
+
+    __module__ = "flowmap.states"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            type(self),
+            (self.reason, self.location, self.syntax_error),
+        )
+
+    _repr_fields = ("reason", "location", "syntax_error")
+
+    def __repr__(self) -> str:
+        return _repr(self)
+
+
+def _repr(error: FlowmapError) -> str:
+    """``Class(field=value, ...)`` over the error's ``_repr_fields``."""
+    fields = ", ".join(
+        f"{name}={getattr(error, name, None)!r}"
+        for name in getattr(error, "_repr_fields", ())
+    )
+    return f"{type(error).__name__}({fields})"
 
 
 def compact_json(value: Any) -> str:
     """``value`` as compact JSON text, the way AWS quotes inputs in its causes.
 
+    Never fails: a document nested too deeply for :mod:`json` is written
+    without recursion, and an integer too long to write is described.
+
     >>> compact_json({"a": [1, "é"]})
     '{"a":[1,"é"]}'
+    >>> compact_json([[[10**5000]]])
+    '[[[an integer of 5,001 digits]]]'
     """
     try:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
         pass
-    try:  # not JSON (a set, a datetime...): still say something useful
-        return json.dumps(
-            value, separators=(",", ":"), ensure_ascii=False, default=repr
-        )
-    except (TypeError, ValueError, RecursionError):
+    return _iterative_json(value)
+
+
+_SEPARATOR = object()  # marks where the items of a container end
+
+
+def _iterative_json(value: Any) -> str:
+    """Compact JSON text without recursion; non-JSON values as their repr."""
+    from ._functions import number_text
+
+    out: list[str] = []
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, tuple) and len(item) == 2 and item[0] is _SEPARATOR:
+            out.append(item[1])
+        elif isinstance(item, dict):
+            out.append("{")
+            stack.append((_SEPARATOR, "}"))
+            entries = list(item.items())
+            for i in range(len(entries) - 1, -1, -1):
+                key, member = entries[i]
+                stack.append(member)
+                prefix = "," if i else ""
+                stack.append((_SEPARATOR, prefix + _scalar(str(key)) + ":"))
+        elif isinstance(item, list):
+            out.append("[")
+            stack.append((_SEPARATOR, "]"))
+            for i in range(len(item) - 1, -1, -1):
+                stack.append(item[i])
+                if i:
+                    stack.append((_SEPARATOR, ","))
+        elif isinstance(item, int) and not isinstance(item, bool):
+            out.append(number_text(item))
+        else:
+            out.append(_scalar(item))
+    return "".join(out)
+
+
+def _scalar(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return _safe_repr(value)
+
+
+def _safe_repr(value: Any) -> str:
+    try:
         return repr(value)
+    except Exception:  # a value whose repr fails: still say something
+        return f"<{type(value).__name__}>"

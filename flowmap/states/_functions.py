@@ -97,7 +97,40 @@ def _array(name: str, value: Any, what: str = "first argument") -> list[Any]:
 def _utf16_length(text: str) -> int:
     if len(text) * 2 <= MAX_INPUT_LENGTH:
         return len(text)  # cannot exceed the limit, skip the count
-    return len(text.encode("utf-16-le")) // 2
+    # surrogatepass: a lone surrogate (json.loads gives one for "\ud800")
+    # is one code unit, as in Java.
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _utf8(name: str, text: str, what: str = "argument") -> bytes:
+    """``text`` as UTF-8; a lone surrogate is not text and is refused."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(text[exc.start])
+        raise _invalid(
+            name,
+            f"the {what} holds a lone surrogate (U+{code:04X} at index "
+            f"{exc.start}), which is not Unicode text",
+        ) from None
+
+
+def number_text(value: int) -> str:
+    """``str(value)``, or a description for an integer too long to write.
+
+    Python refuses to write integers of over 4,300 digits (the conversion
+    is quadratic); such a number from a document is described instead.
+
+    >>> number_text(12), number_text(10**5000)
+    ('12', 'an integer of 5,001 digits')
+    """
+    try:
+        return str(value)
+    except ValueError:
+        digits = int(abs(value).bit_length() * 0.30102999566398120) + 1
+        if abs(value) < 10 ** (digits - 1):
+            digits -= 1
+        return f"an integer of {digits:,} digits"
 
 
 def _check_length(name: str, text: str) -> None:
@@ -148,7 +181,10 @@ def java_text(value: Any) -> str:
     if value is False:
         return "false"
     if isinstance(value, int):
-        return str(value)
+        text = number_text(value)
+        if not text[-1].isdigit():
+            raise ValueError(f"cannot write {text} as text")
+        return text
     if isinstance(value, float):
         return _java_double(value)
     if isinstance(value, list):
@@ -227,7 +263,12 @@ def _json_to_string(value: Any) -> str:
     try:
         return _json_text(value)
     except (TypeError, ValueError) as exc:
-        raise _invalid("States.JsonToString", f"the value is not JSON: {exc}") from None
+        detail = str(exc)
+        if "integer string conversion" in detail:
+            detail = "it holds an integer of over 4,300 digits"
+        raise _invalid(
+            "States.JsonToString", f"the value cannot be written as JSON: {detail}"
+        ) from None
 
 
 def _json_merge(first: Any, second: Any, deep: Any) -> dict[str, Any]:
@@ -280,14 +321,15 @@ def _array_range(start: Any, end: Any, step: Any) -> list[int]:
     by = _truncated(name, step, "step")
     if by == 0:
         raise _invalid(name, "the step must not be 0")
-    numbers = range(first, last + 1 if by > 0 else last - 1, by)
-    if len(numbers) > MAX_RANGE_ITEMS:
+    # Counted without range(), whose len() overflows past 2**63 items.
+    count = max(0, (last - first) // by + 1)
+    if count > MAX_RANGE_ITEMS:
+        shown = f"{count:,}" if count < 10**100 else "more than 10**100"
         raise _invalid(
             name,
-            f"the range has {len(numbers):,} items; at most {MAX_RANGE_ITEMS:,} "
-            "are allowed",
+            f"the range has {shown} items; at most {MAX_RANGE_ITEMS:,} are allowed",
         )
-    return list(numbers)
+    return list(range(first, first + count * by, by))
 
 
 def _array_get_item(array: Any, index: Any) -> Any:
@@ -348,16 +390,17 @@ def _base64_encode(text: Any) -> str:
     name = "States.Base64Encode"
     value = _string(name, text, "argument")
     _check_length(name, value)
-    return base64.b64encode(value.encode("utf-8")).decode("ascii")
+    return base64.b64encode(_utf8(name, value)).decode("ascii")
 
 
 def _lenient_b64decode(text: str) -> bytes:
     """Decode like a MIME decoder: skip foreign characters, stop at padding."""
     clean = text.replace(" ", "")
-    try:
-        return base64.b64decode(clean, validate=True)
-    except binascii.Error:
-        pass
+    if clean.isascii():
+        try:
+            return base64.b64decode(clean, validate=True)
+        except binascii.Error:
+            pass
     values = []
     for ch in text:
         if ch == "=":
@@ -399,7 +442,7 @@ def _hash(data: Any, algorithm: Any) -> str:
     # AWS hashes non-string data by its string form.
     text = java_text(data)
     _check_length(name, text)
-    return hashlib.new(hash_name, text.encode("utf-8")).hexdigest()
+    return hashlib.new(hash_name, _utf8(name, text, "data")).hexdigest()
 
 
 # --- math, strings, ids ----------------------------------------------------------
@@ -428,7 +471,9 @@ def _math_add(first: Any, second: Any) -> int:
                 raise _invalid(name, f"the {what} must be a finite number")
             value = _java_round(value)  # AWS rounds to the nearest integer
         if not INT32_MIN <= value <= INT32_MAX:
-            raise _invalid(name, f"the {what} {value} is not a 32-bit integer")
+            raise _invalid(
+                name, f"the {what} {number_text(value)} is not a 32-bit integer"
+            )
         numbers.append(value)
     total = numbers[0] + numbers[1]
     if not INT32_MIN <= total <= INT32_MAX:

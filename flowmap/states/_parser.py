@@ -1,38 +1,140 @@
-"""Parse an intrinsic function call such as ``States.Format('{}', $.name)``.
+"""Parse Step Functions paths and intrinsic function calls.
 
-The grammar (Amazon States Language, "Intrinsic functions")::
+Paths (``$...`` over the input, ``$$...`` over the context object) are read
+by flowmap's JSONPath parser through its interface for neighbouring layers,
+:func:`flowmap.jsonpath.parse_prefix`, with one difference that AWS was
+recorded to make (see docs/states.md): inside a single-quoted string of a
+path, a backslash before ``"`` is kept literally, so ``$['a\\"b']`` selects
+the member ``a\\"b`` (RFC 9535 refuses ``\\"`` there). Everything else
+is RFC 9535, and ``flowmap.compile`` itself stays strict.
+
+An intrinsic function call such as ``States.Format('{}', $.name)`` follows
+this grammar (Amazon States Language, "Intrinsic functions")::
 
     call      = name "(" [ argument *( "," argument ) ] ")"
     argument  = string / number / "true" / "false" / "null" / path / call
     string    = "'" *( char / "\\'" / "\\{" / "\\}" / "\\\\" ) "'"
     path      = "$" segments / "$$" segments     ; RFC 9535 segments
 
-Blank space may surround every argument. Paths are read by flowmap's own
-JSONPath parser, so a path argument accepts exactly what a ``.$`` path does
-and its syntax errors point into the whole call. Every error is a
-:class:`~flowmap.JSONPathSyntaxError` whose position indexes the call text.
+Blank space may surround every argument. Every error is a
+:class:`~flowmap.JSONPathSyntaxError` whose position indexes the whole text.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 from ..errors import JSONPathSyntaxError
-from ..jsonpath._parser import Parser
-from ..jsonpath.query import Query
-from ..jsonpath.query import compile as compile_query
+from ..jsonpath import Query, parse_prefix
+from ..jsonpath import compile as compile_query
 from ._functions import FUNCTIONS
 
-__all__ = ["Call", "Const", "PathArg", "parse_call"]
+__all__ = ["Call", "Const", "PathArg", "parse_call", "parse_path", "read_path"]
 
 #: AWS allows up to 10 intrinsic functions nested within one field.
 MAX_CALL_NESTING = 10
+#: Python reads integers of at most this many digits (sys.int_info).
+MAX_INT_DIGITS = 4300
 
 _BLANK = " \t\n\r"
+_DIGITS = "0123456789"
 _NAME_CHARS = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_."
 )
 _ESCAPABLE = "'{}\\"
+
+
+# --- paths ----------------------------------------------------------------------
+
+
+def _aws_escapes(text: str, pos: int) -> list[int]:
+    """Where, from ``pos``, a single-quoted string holds ``\\"`` (backslash index)."""
+    found: list[int] = []
+    n = len(text)
+    quote = ""
+    i = pos
+    while i < n:
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                if quote == "'" and text[i + 1 : i + 2] == '"':
+                    found.append(i)
+                i += 2
+                continue
+            if ch == quote:
+                quote = ""
+        elif ch == "'" or ch == '"':
+            quote = ch
+        i += 1
+    return found
+
+
+def read_path(text: str, pos: int = 0) -> tuple[str, Query, int]:
+    """Read the path at ``text[pos]``: its root, its query and where it ends.
+
+    The root is ``"data"`` for ``$`` and ``"context"`` for ``$$``; the query
+    is ``$`` followed by the path's segments, read as AWS reads them (see the
+    module docstring). Errors point into ``text``.
+
+    >>> root, query, end = read_path("States.Array($$.Execution.Id, 1)", 13)
+    >>> root, query.steps, end
+    ('context', ('Execution', 'Id'), 28)
+    """
+    root = "$$" if text.startswith("$$", pos) else "$"
+    if '\\"' not in text:
+        query, end = parse_prefix(text, pos, root=root)
+        return ("context" if root == "$$" else "data"), query, end
+    # Write each kept backslash as RFC 9535's \\\\ and map positions back.
+    marks = _aws_escapes(text, pos)
+    parts: list[str] = []
+    last = 0
+    for mark in marks:
+        parts.append(text[last:mark])
+        parts.append("\\\\")
+        last = mark + 1
+    parts.append(text[last:])
+    rfc = "".join(parts)
+
+    def back(position: int) -> int:
+        # Every mark before ``position`` in the original added one character.
+        shift = 0
+        for mark in marks:
+            if mark + shift < position:
+                shift += 1
+        return position - shift
+
+    try:
+        query, end = parse_prefix(rfc, pos, root=root)
+    except JSONPathSyntaxError as exc:
+        raise JSONPathSyntaxError(exc.reason, text, back(exc.position)) from None
+    return ("context" if root == "$$" else "data"), query, back(end)
+
+
+def parse_path(text: str) -> tuple[str, Query]:
+    """(root, query) of a whole path field, such as an InputPath.
+
+    >>> root, query = parse_path("$$.Execution.Id")
+    >>> root, str(query)
+    ('context', "$['Execution']['Id']")
+    """
+    root, query, end = read_path(text, 0)
+    if end != len(text):
+        # What is left is not a path: let the strict parser say why (its
+        # messages are the ones flowmap.compile gives), else say it here.
+        skip = 1 if root == "context" else 0
+        try:
+            compile_query(text[skip:])
+        except JSONPathSyntaxError as exc:
+            if exc.position + skip >= end:
+                raise JSONPathSyntaxError(
+                    exc.reason, text, exc.position + skip
+                ) from None
+        raise JSONPathSyntaxError(f"unexpected {text[end]!r} after the path", text, end)
+    return root, query
+
+
+# --- intrinsic function calls -------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +184,36 @@ at line 1, column 1:
     return _CallParser(text).whole()
 
 
-class _CallParser(Parser):
-    __slots__ = ()
+class _CallParser:
+    __slots__ = ("n", "pos", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.n = len(text)
+        self.pos = 0
+
+    def error(self, reason: str, pos: int | None = None) -> NoReturn:
+        raise JSONPathSyntaxError(reason, self.text, self.pos if pos is None else pos)
+
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < self.n else ""
+
+    def describe(self) -> str:
+        if self.pos >= self.n:
+            return "end of expression"
+        return repr(self.text[self.pos])
+
+    def skip_blank(self) -> None:
+        text, n, pos = self.text, self.n, self.pos
+        while pos < n and text[pos] in _BLANK:
+            pos += 1
+        self.pos = pos
+
+    def expect(self, token: str, what: str) -> None:
+        if self.text.startswith(token, self.pos):
+            self.pos += len(token)
+        else:
+            self.error(f"expected {what}, found {self.describe()}")
 
     def whole(self) -> Call:
         if not self.text.startswith("States."):
@@ -147,7 +277,7 @@ class _CallParser(Parser):
             return self.path()
         if ch == "'":
             return self.string()
-        if ch == "-" or (ch and ch in "0123456789"):
+        if ch == "-" or (ch and ch in _DIGITS):
             return Const(self.number())
         for word, value in (("true", True), ("false", False), ("null", None)):
             if text.startswith(word, self.pos) and not self._name_char_at(
@@ -170,19 +300,55 @@ class _CallParser(Parser):
     def path(self) -> PathArg:
         text = self.text
         start = self.pos
-        root = "context" if text.startswith("$$", start) else "data"
-        after = start + (2 if root == "context" else 1)
+        after = start + (2 if text.startswith("$$", start) else 1)
         nxt = text[after : after + 1]
         if nxt not in ("", ".", "[", ",", ")") and nxt not in _BLANK:
             self.error("expected '.' or '[' after the path's root", after)
-        self.pos = after
-        self.segments()
-        written = text[start : self.pos]
-        try:
-            query = compile_query("$" + text[after : self.pos])
-        except JSONPathSyntaxError as exc:  # pragma: no cover - parsed above
-            self.error(exc.reason, exc.position + after - 1)
-        return PathArg(root, query, written)
+        root, query, end = read_path(text, start)
+        self.pos = end
+        return PathArg(root, query, text[start:end])
+
+    def number(self) -> int | float:
+        """A JSON number (as RFC 9535 literals are written)."""
+        start = pos = self.pos
+        text, n = self.text, self.n
+        if text[pos] == "-":
+            pos += 1
+        if pos >= n or text[pos] not in _DIGITS:
+            self.error("expected a digit after '-'", pos)
+        if text[pos] == "0":
+            pos += 1
+            if pos < n and text[pos] in _DIGITS:
+                self.error("leading zeros are not allowed", pos - 1)
+        while pos < n and text[pos] in _DIGITS:
+            pos += 1
+        integer = True
+        if pos < n and text[pos] == ".":
+            pos += 1
+            if pos >= n or text[pos] not in _DIGITS:
+                self.error("expected a digit after '.'", pos)
+            while pos < n and text[pos] in _DIGITS:
+                pos += 1
+            integer = False
+        if pos < n and text[pos] in "eE":
+            pos += 1
+            if pos < n and text[pos] in "+-":
+                pos += 1
+            if pos >= n or text[pos] not in _DIGITS:
+                self.error("expected a digit in the exponent", pos)
+            while pos < n and text[pos] in _DIGITS:
+                pos += 1
+            integer = False
+        self.pos = pos
+        literal = text[start:pos]
+        if integer:
+            if len(literal.lstrip("-")) > MAX_INT_DIGITS:
+                self.error(f"an integer of more than {MAX_INT_DIGITS:,} digits", start)
+            return int(literal)
+        value = float(literal)
+        if value in (float("inf"), float("-inf")):
+            self.error("number out of range", start)
+        return value
 
     def string(self) -> Const:
         text, n = self.text, self.n

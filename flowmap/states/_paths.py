@@ -19,7 +19,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import MergeError
-from ..jsonpath._runtime import name_part
 from ..merging import place
 from ._errors import StatesDefinitionError, StatesRuntimeError, compact_json
 from ._payload import parse_path
@@ -53,7 +52,7 @@ def compile_selector(path: Any, field: str) -> Selector | None:
     >>> select({"a": {}}, None)
     Traceback (most recent call last):
       ...
-    flowmap.states._errors.StatesRuntimeError: States.Runtime: \
+    flowmap.states.StatesRuntimeError: States.Runtime: \
 Invalid path '$.a.b' : No results for path: $['a']['b']
     """
     if path is None:
@@ -78,8 +77,8 @@ Invalid path '$.a.b' : No results for path: $['a']['b']
         return select_all
 
     first = query.first
-    steps = query._steps
-    assert steps is not None
+    steps = query.steps
+    assert steps is not None  # singular
 
     def select(data: Any, context: Any) -> Any:
         document = context if from_context else data
@@ -93,9 +92,29 @@ Invalid path '$.a.b' : No results for path: $['a']['b']
     return select
 
 
+_NAME_ESCAPES = {"'": "\\'", "\\": "\\\\", "\b": "\\b", "\f": "\\f"}
+_NAME_ESCAPES.update({"\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _name_part(name: str) -> str:
+    """``['name']`` as RFC 9535 section 2.7 writes a name in a normalized path."""
+    out = []
+    for ch in name:
+        escaped = _NAME_ESCAPES.get(ch)
+        if escaped is None and ch < " ":
+            escaped = f"\\u{ord(ch):04x}"
+        out.append(ch if escaped is None else escaped)
+    return "['" + "".join(out) + "']"
+
+
 def _normalized(steps: tuple[str | int, ...]) -> str:
+    """The normalized path of singular steps.
+
+    >>> print(_normalized(("a", 0, "it's")))
+    $['a'][0]['it\\'s']
+    """
     return "$" + "".join(
-        name_part(step) if isinstance(step, str) else f"[{step}]" for step in steps
+        _name_part(step) if isinstance(step, str) else f"[{step}]" for step in steps
     )
 
 

@@ -21,9 +21,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import JSONPathSyntaxError, MappingError, MissingValueError
-from ..jsonpath._functions import NOTHING
-from ..jsonpath.query import compile as compile_query
+from ..errors import (
+    FlowmapError,
+    JSONPathSyntaxError,
+    MappingError,
+    MissingValueError,
+)
+from ..jsonpath import NOTHING, Query
 from ..mapping._compiler import compile_template
 from ..mapping._spec import (
     CallAlt,
@@ -40,27 +44,25 @@ from ..mapping._spec import (
 from ._errors import StatesDefinitionError, StatesRuntimeError, compact_json
 from ._functions import FUNCTIONS, format_parts
 from ._parser import Call, Const, PathArg, parse_call
+from ._parser import parse_path as read_whole_path
 
 __all__ = ["compile_payload", "parse_path"]
 
 Evaluator = Callable[..., Any]
 
 
-def parse_path(text: str, location: Location) -> tuple[str, Any]:
+def parse_path(text: str, location: Location) -> tuple[str, Query]:
     """(root, compiled query) of a path written ``$...`` or ``$$...``.
 
     >>> root, query = parse_path("$$.Execution.Id", ("Parameters", "id.$"))
     >>> root, str(query)
     ('context', "$['Execution']['Id']")
     """
-    root = "context" if text.startswith("$$") else "data"
-    skip = 1 if root == "context" else 0
     try:
-        return root, compile_query(text[skip:])
+        return read_whole_path(text)
     except JSONPathSyntaxError as exc:
-        error = JSONPathSyntaxError(exc.reason, text, exc.position + skip)
         raise StatesDefinitionError(
-            f"invalid JSONPath {text!r}", location, error
+            f"invalid JSONPath {text!r}", location, exc
         ) from None
 
 
@@ -200,17 +202,25 @@ def _literal_format(parts: tuple[str, ...] | None) -> Callable[..., str]:
 
 
 def _guarded(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
-    """``fn`` with a value nested too deeply reported as AWS reports bad input."""
+    """``fn`` with any failure on its arguments reported as AWS reports them.
+
+    The functions raise StatesRuntimeError themselves for what they check;
+    this catches what Python finds beyond that (a value nested too deeply,
+    a number too long to write), so that no input gives a bare error.
+    """
 
     def guarded(*args: Any) -> Any:
         try:
             return fn(*args)
+        except FlowmapError:
+            raise
         except RecursionError:
-            raise StatesRuntimeError(
-                "States.Runtime",
-                f"Invalid arguments in {name}",
-                "a value is nested too deeply",
-            ) from None
+            detail = "a value is nested too deeply"
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            detail = str(exc)
+        raise StatesRuntimeError(
+            "States.Runtime", f"Invalid arguments in {name}", detail
+        ) from None
 
     return guarded
 

@@ -24,7 +24,7 @@ import json
 import math
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import MappingError
 from ..mapping._spec import check_json
@@ -34,6 +34,8 @@ from ._payload import compile_payload
 
 __all__ = [
     "CompiledState",
+    "EffectiveInput",
+    "StateOutput",
     "clear_cache",
     "compile_state",
     "effective_input",
@@ -49,6 +51,20 @@ OUTPUT_FIELDS = ("ResultSelector", "ResultPath", "OutputPath")
 
 InputStage = Callable[..., Any]
 OutputStage = Callable[..., Any]
+
+
+class EffectiveInput(Protocol):
+    """The type of :attr:`CompiledState.effective_input`."""
+
+    def __call__(self, raw_input: Any, /, *, context: Any = None) -> Any: ...
+
+
+class StateOutput(Protocol):
+    """The type of :attr:`CompiledState.state_output`."""
+
+    def __call__(
+        self, raw_input: Any, result: Any, /, *, context: Any = None
+    ) -> Any: ...
 
 
 class _Absent:
@@ -244,9 +260,13 @@ class CompiledState:
     ``effective_input`` and ``state_output`` are plain functions generated for
     the state (so calling them costs no bound-method creation):
 
-    - ``effective_input(raw_input, context=None)``: InputPath, then Parameters;
-    - ``state_output(raw_input, result, context=None)``: ResultSelector, then
-      ResultPath (into ``raw_input``), then OutputPath.
+    - ``effective_input(raw_input, *, context=None)``: InputPath, then
+      Parameters;
+    - ``state_output(raw_input, result, *, context=None)``: ResultSelector,
+      then ResultPath (into ``raw_input``), then OutputPath.
+
+    A compiled state pickles (as the JSON text of its fields, compiled again
+    when loaded), so it can be shipped to worker processes.
 
     >>> definition = {"Parameters": {"id.$": "$.order.id"}, "ResultPath": "$.r"}
     >>> state = compile_state(definition)
@@ -254,16 +274,30 @@ class CompiledState:
     {'id': 7}
     >>> state.state_output({"order": {"id": 7}}, "ok")
     {'order': {'id': 7}, 'r': 'ok'}
+    >>> import pickle
+    >>> pickle.loads(pickle.dumps(state)).effective_input({"order": {"id": 8}})
+    {'id': 8}
     """
 
-    __slots__ = ("effective_input", "state_output")
+    __slots__ = ("_input_key", "_output_key", "effective_input", "state_output")
 
-    effective_input: InputStage
-    state_output: OutputStage
+    effective_input: EffectiveInput
+    state_output: StateOutput
+    _input_key: str
+    _output_key: str
 
-    def __init__(self, state: Any) -> None:
-        object.__setattr__(self, "effective_input", input_stage(state))
-        object.__setattr__(self, "state_output", output_stage(state))
+    def __init__(self, state: dict[str, Any]) -> None:
+        self._set(_json_key(state, INPUT_FIELDS), _json_key(state, OUTPUT_FIELDS))
+
+    def _set(self, input_key: str, output_key: str) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "_input_key", input_key)
+        setattr_(self, "_output_key", output_key)
+        setattr_(self, "effective_input", _input_from_json(input_key))
+        setattr_(self, "state_output", _output_from_json(output_key))
+
+    def __reduce__(self) -> tuple[Callable[[str, str], CompiledState], tuple[str, str]]:
+        return (_compiled_from_json, (self._input_key, self._output_key))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(
@@ -279,6 +313,13 @@ class CompiledState:
         return "<CompiledState>"
 
 
+def _compiled_from_json(input_key: str, output_key: str) -> CompiledState:
+    """A compiled state from the JSON text of its fields (used by pickle)."""
+    state = CompiledState.__new__(CompiledState)
+    state._set(input_key, output_key)
+    return state
+
+
 def compile_state(state: dict[str, Any]) -> CompiledState:
     """Compile a state's InputPath, Parameters, ResultSelector, ResultPath, OutputPath.
 
@@ -291,7 +332,7 @@ def compile_state(state: dict[str, Any]) -> CompiledState:
     >>> compile_state({"ResultPath": "$[*]"})
     Traceback (most recent call last):
       ...
-    flowmap.states._errors.StatesDefinitionError: ResultPath '$[*]' must be a \
+    flowmap.states.StatesDefinitionError: ResultPath '$[*]' must be a \
 reference path (names and single indexes only, selecting one node) \
 (at $.ResultPath in the spec)
     """

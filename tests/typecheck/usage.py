@@ -7,11 +7,7 @@ never called: the file is only type-checked.
 
 Lines ending in ``# type: ignore[code]`` are mistakes a user can make that
 mypy must catch: if flowmap's signatures stop catching one, its ignore is
-unused and the check fails. Lines whose ignore also lists ``unused-ignore``
-are not caught yet; they wait for real signatures of ``Mapping.apply``,
-``Query.first``, ``compile_mapping``, ``apply_mapping`` and the compiled
-state functions (issue 9 item 2). When those land, delete ``unused-ignore``
-from each such line (``grep -n unused-ignore``) so that they assert too.
+unused and the check fails.
 """
 
 from __future__ import annotations
@@ -43,7 +39,7 @@ def queries() -> None:
 
     flowmap.compile(42)  # type: ignore[arg-type]
     flowmap.compil("$.a")  # type: ignore[attr-defined]
-    query.first(DOC, defualt=None)  # type: ignore[call-arg, unused-ignore]
+    query.first(DOC, defualt=None)  # type: ignore[call-arg]
     query.find(DOC, DOC)  # type: ignore[call-arg]
 
 
@@ -61,13 +57,13 @@ def mappings() -> None:
     flowmap.apply_mapping([{"key": "a", "value": "$.a"}], DOC, form="parameters")
     flowmap.compile_filter("$.order").apply(DOC)
 
-    mapping.apply(DOC, constans={})  # type: ignore[call-arg, unused-ignore]
-    mapping.apply(DOC, {})  # type: ignore[call-arg, unused-ignore]
-    flowmap.compile_mapping({}, on_missing="skip")  # type: ignore[arg-type, unused-ignore]
-    flowmap.compile_mapping({}, form="params")  # type: ignore[arg-type, unused-ignore]
+    mapping.apply(DOC, constans={})  # type: ignore[call-arg]
+    mapping.apply(DOC, {})  # type: ignore[call-arg]
+    flowmap.compile_mapping({}, on_missing="skip")  # type: ignore[arg-type]
+    flowmap.compile_mapping({}, form="params")  # type: ignore[arg-type]
     flowmap.compile_mapping({}, "null")  # type: ignore[call-arg]
-    flowmap.apply_mapping({}, DOC, on_mising="null")  # type: ignore[call-arg, unused-ignore]
-    flowmap.apply_mapping({}, DOC, form="parameter")  # type: ignore[arg-type, unused-ignore]
+    flowmap.apply_mapping({}, DOC, on_mising="null")  # type: ignore[call-arg]
+    flowmap.apply_mapping({}, DOC, form="parameter")  # type: ignore[arg-type]
 
 
 def merging() -> None:
@@ -96,8 +92,8 @@ def step_functions() -> None:
     states.state_output({"ResultPath": "$.r"}, DOC, 1, context={})
 
     states.effective_input({}, DOC, contxt={})  # type: ignore[call-arg]
-    state.effective_input(DOC, contxt={})  # type: ignore[call-arg, unused-ignore]
-    state.state_output(DOC)  # type: ignore[call-arg, unused-ignore]
+    state.effective_input(DOC, contxt={})  # type: ignore[call-arg]
+    state.state_output(DOC)  # type: ignore[call-arg]
 
 
 def errors() -> None:
