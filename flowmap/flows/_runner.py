@@ -16,6 +16,7 @@ import builtins
 import contextlib
 import functools
 import heapq
+import inspect
 import json
 import logging
 import os
@@ -231,6 +232,8 @@ class Runner:
         self._deadlines: dict[str, float] = {}
         self._deadline_heap: builtins.list[tuple[float, str]] = []
         self._watchdog: asyncio.TimerHandle | None = None
+        # Executions cancelled before they began, being recorded.
+        self._unstarted: set[str] = set()
         self._watch_loop: asyncio.AbstractEventLoop | None = None
 
     async def __aenter__(self) -> Runner:
@@ -476,23 +479,34 @@ class Runner:
         self._tasks[execution_id] = task
         if timeout is not None:
             self._arm(loop, execution_id, loop.time() + timeout)
+        # _execute calls _finish as it ends; _cancel handles a task cancelled
+        # before it began (its coroutine then never runs).
 
-        def done(finished: asyncio.Task[None]) -> None:
-            if self._tasks.get(execution_id) is not finished:
-                return  # _execute finished it
-            if finished.cancelled():
-                # Cancelled before it began: record that in a follow-up task.
-                follow = loop.create_task(self._interrupt_unstarted(execution_id))
-                self._tasks[execution_id] = follow
-                follow.add_done_callback(lambda _: self._finish(execution_id))
-                return
-            self._finish(execution_id)
-
-        task.add_done_callback(done)
+    def _cancel(self, execution_id: str) -> None:
+        """Cancel the task running an execution here (its status for the
+        record is in ``_stopping``)."""
+        task = self._tasks.get(execution_id)
+        if task is None or task.done() or execution_id in self._unstarted:
+            return  # (an unstarted one is being recorded already)
+        task.cancel()
+        coro = task.get_coro()
+        if (
+            inspect.iscoroutine(coro)
+            and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED
+        ):
+            # It never began, so nothing of it will run: record its end in a
+            # follow-up task.
+            self._unstarted.add(execution_id)
+            follow = task.get_loop().create_task(
+                self._interrupt_unstarted(execution_id)
+            )
+            self._tasks[execution_id] = follow
+            follow.add_done_callback(lambda _: self._finish(execution_id))
 
     def _finish(self, execution_id: str) -> None:
         """The execution no longer runs here: forget it, wake its waiters."""
         self._tasks.pop(execution_id, None)
+        self._unstarted.discard(execution_id)
         self._running.pop(execution_id, None)
         self._stopping.pop(execution_id, None)
         # (The watchdog stays set: when it goes off it finds what is due.)
@@ -566,7 +580,7 @@ class Runner:
         task = self._tasks.get(execution_id)
         if task is not None and not task.done():
             self._stopping.setdefault(execution_id, "timeout")
-            task.cancel()
+            self._cancel(execution_id)
 
     # -- reading ----------------------------------------------------------
 
@@ -651,7 +665,7 @@ class Runner:
         task = self._tasks.get(execution_id)
         if task is not None:
             self._stopping[execution_id] = "cancel"
-            task.cancel()
+            self._cancel(execution_id)
             await self._settle(execution_id)
             return
         # Not running here (its runner is gone): mark it.
@@ -748,9 +762,9 @@ class Runner:
         tasks = builtins.list(self._tasks.values())
         if tasks and timeout != 0:
             await asyncio.wait(tasks, timeout=timeout)
-        for execution_id, task in builtins.list(self._tasks.items()):
+        for execution_id in builtins.list(self._tasks):
             self._stopping[execution_id] = "fail"
-            task.cancel()
+            self._cancel(execution_id)
         for execution_id in builtins.list(self._tasks):
             await self._settle(execution_id)
         if self._own_executor:
