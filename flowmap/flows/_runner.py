@@ -898,9 +898,12 @@ class Runner:
                                 event = flowmap.merge(data, event)
                         attempt["input"] = event
                         record.last_update_time = begin
-                        await store.save_execution(
-                            record, _take(unsaved, node) if unsaved else (node,)
-                        )
+                        if unsaved:
+                            batch: Sequence[NodeRecord] = (*unsaved, node)
+                        else:
+                            batch = (node,)
+                        await store.save_execution(record, batch)
+                        unsaved.clear()
                         # A new context for the function, as in _call.
                         own = {
                             **context,
@@ -959,7 +962,19 @@ class Runner:
         record.output = data
         record.end_time = record.last_update_time
         record.owner = None
-        await self.store.save_execution(record, _take(unsaved))
+        await self._save(record, unsaved)
+
+    async def _save(
+        self,
+        record: ExecutionRecord,
+        unsaved: builtins.list[NodeRecord],
+        node: NodeRecord | None = None,
+    ) -> None:
+        """Save the execution with the nodes not saved yet and ``node``."""
+        batch = [*unsaved] if node is None else [*unsaved, node]
+        await self.store.save_execution(record, batch)
+        # (Kept until saved, so that an interrupted save is made again.)
+        unsaved.clear()
 
     async def _end(
         self,
@@ -981,7 +996,7 @@ class Runner:
         record.last_update_time = now
         record.error = message if status == "fail" else None
         record.owner = None
-        await self.store.save_execution(record, _take(unsaved, node))
+        await self._save(record, unsaved, node)
 
     def _remaining(self, deadline: float | None) -> float | None:
         if deadline is None:
@@ -1007,7 +1022,7 @@ class Runner:
         attempt = _attempt(self._now_ms(), data, node)
         node.attempts.append(attempt)
         record.last_update_time = attempt["begin_time"]
-        await self.store.save_execution(record, _take(unsaved, node))
+        await self._save(record, unsaved, node)
         await self._wait(state.duration, deadline)
         attempt["status"] = "success"
         attempt["output"] = data
@@ -1031,7 +1046,6 @@ class Runner:
         state, or None when it failed unhandled. ``failed`` is a first
         attempt that _run has made and that failed, with its failure."""
         retries_used: dict[str, int] = {}
-        store = self.store
         clock = self.clock
         now = time.time if type(clock) is SystemClock else clock.now
         attempts = node.attempts
@@ -1066,7 +1080,7 @@ class Runner:
                         )
                         attempt["input"] = event
                         record.last_update_time = begin
-                        await store.save_execution(record, _take(unsaved, node))
+                        await self._save(record, unsaved, node)
                         result = await self._call(definition, action, event, context)
                         attempt["output"] = result
                         current = merge_result(current, result)
@@ -1079,7 +1093,7 @@ class Runner:
                         ]
                         attempt["input"] = events
                         record.last_update_time = begin
-                        await store.save_execution(record, _take(unsaved, node))
+                        await self._save(record, unsaved, node)
                         results = await asyncio.gather(
                             *(
                                 self._call(definition, a, e, context)
@@ -1104,7 +1118,7 @@ class Runner:
                             attempt["input"] = inputs
                             if index == 0:
                                 record.last_update_time = begin
-                                await store.save_execution(record, _take(unsaved, node))
+                                await self._save(record, unsaved, node)
                             result = await self._call(
                                 definition, action, event, context
                             )
@@ -1140,7 +1154,7 @@ class Runner:
                 if used < policy.max_attempts:
                     retries_used[policy.name] = used + 1
                     record.last_update_time = attempt["end_time"]
-                    await store.save_execution(record, _take(unsaved, node))
+                    await self._save(record, unsaved, node)
                     await self._wait(policy.delay, deadline)
                     continue
             if handler.transition is None:
@@ -1182,20 +1196,6 @@ class Runner:
         headers = context["headers"]
         own = {**context, "headers": json_clone(headers) if headers else {}}
         return self.executor.invoke(function.name, function.operation, event, own)
-
-
-def _take(
-    unsaved: builtins.list[NodeRecord], node: NodeRecord | None = None
-) -> Sequence[NodeRecord]:
-    """The nodes a save writes: those not saved yet, and ``node``; empties
-    ``unsaved``."""
-    if not unsaved:
-        return () if node is None else (node,)
-    taken = unsaved.copy()
-    unsaved.clear()
-    if node is not None:
-        taken.append(node)
-    return taken
 
 
 def _attempt(begin: int, input: Any, node: NodeRecord) -> dict[str, Any]:
