@@ -571,14 +571,21 @@ class Runner:
         (A waiter is woken by :meth:`_finish`: cancelling the wait leaves the
         execution running.)
         """
-        while execution_id in self._tasks:
-            waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        while (task := self._tasks.get(execution_id)) is not None:
+            if task.done() or task.get_loop().is_closed():
+                # It can no longer end by itself: cancelled before it began
+                # by something other than this runner (a loop shutting
+                # down), or its loop is gone. The store has its last save.
+                self._finish(execution_id)
+                return
+            waiter = loop.create_future()
             self._waiters.setdefault(execution_id, []).append(waiter)
             await waiter
 
     def _time_out(self, execution_id: str) -> None:
         task = self._tasks.get(execution_id)
-        if task is not None and not task.done():
+        if task is not None and not task.done() and task.get_loop() is self._watch_loop:
             self._stopping.setdefault(execution_id, "timeout")
             self._cancel(execution_id)
 
