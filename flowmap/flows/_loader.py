@@ -1,9 +1,20 @@
-"""load_definition: schema pass, semantic pass, then the immutable model."""
+"""load_definition: copy to plain JSON, schema pass, semantic pass, then the model.
+
+Every pass collects problems instead of stopping at the first, and the
+semantic pass reads the document defensively (it runs even when the schema
+pass found problems), so one DefinitionError lists everything that is wrong.
+"""
 
 from __future__ import annotations
 
+import difflib
+import json
+import math
+from collections.abc import Iterable
 from collections.abc import Mapping as MappingABC
-from typing import Any
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 import flowmap
 
@@ -21,76 +32,574 @@ from ._definition import (
 )
 from ._problems import DefinitionError, Problem
 
+if TYPE_CHECKING:
+    import jsonschema
+
+__all__ = ["load"]
+
+Parts = tuple[str | int, ...]
+
 EXTRA_FIELDS = (
     "triggers",
     "express_config",
     "enterprise_project_id",
     "enable_stream_response",
 )
+# FunctionGraph ends an EXPRESS execution after five minutes.
+EXPRESS_LIMIT = 300
+MAX_DEPTH = 256
 
 
 def load(obj: MappingABC[str, Any]) -> Definition:
-    if not isinstance(obj, MappingABC):
+    problems: list[Problem] = []
+    doc = _plain(obj, (), problems, 0)
+    if problems:
+        raise DefinitionError(problems)
+    if not isinstance(doc, dict):
         raise DefinitionError(
-            [
-                Problem(
-                    (), f"a flow definition is a JSON object, not {type(obj).__name__}"
-                )
-            ]
+            [Problem((), f"a flow definition is a JSON object, not {_kind(doc)}")]
         )
-    try:
-        return _build(obj)
-    except (KeyError, TypeError, ValueError, flowmap.FlowmapError) as exc:
-        raise DefinitionError(
-            [Problem((), f"invalid flow definition: {exc}")]
-        ) from None
+    problems.extend(_schema_problems(doc))
+    checker = _Checker(doc)
+    checker.run()
+    problems.extend(checker.problems)
+    if problems:
+        raise DefinitionError(_ordered(doc, problems))
+    return _build(doc, checker)
 
 
-def _build(obj: MappingABC[str, Any]) -> Definition:
+# --- plain JSON ------------------------------------------------------------
+
+
+def _plain(value: Any, parts: Parts, problems: list[Problem], depth: int) -> Any:
+    """A deep copy of ``value`` as plain JSON types, or problems where it is not.
+
+    The copy also means the definition never shares a container with the
+    caller's object.
+    """
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            problems.append(Problem(parts, f"{value!r} is not a JSON number"))
+        return float(value)
+    if depth >= MAX_DEPTH:
+        problems.append(Problem(parts, f"nested deeper than {MAX_DEPTH} levels"))
+        return None
+    if isinstance(value, MappingABC):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                problems.append(
+                    Problem(parts, f"object keys must be strings, not {key!r}")
+                )
+                continue
+            out[key] = _plain(item, (*parts, key), problems, depth + 1)
+        return out
+    if isinstance(value, list | tuple):
+        return [
+            _plain(item, (*parts, i), problems, depth + 1)
+            for i, item in enumerate(value)
+        ]
+    problems.append(Problem(parts, f"{type(value).__name__} is not a JSON value"))
+    return None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _order_key(doc: Any, parts: Parts) -> tuple[tuple[int, str], ...]:
+    """Sort key for document order: each step's index in its container.
+
+    A key that is not in the document (a missing required field, say) comes
+    after the keys that are, in name order.
+    """
+    key: list[tuple[int, str]] = []
+    node = doc
+    for part in parts:
+        if isinstance(node, dict) and isinstance(part, str):
+            names = list(node)
+            if part in node:
+                key.append((names.index(part), ""))
+                node = node[part]
+                continue
+            key.append((len(names), part))
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            key.append((part, ""))
+            node = node[part]
+            continue
+        else:
+            key.append((0, str(part)))
+        node = None
+    return tuple(key)
+
+
+def _ordered(doc: Any, problems: list[Problem]) -> list[Problem]:
+    unique: dict[tuple[Parts, str], Problem] = {}
+    for problem in problems:
+        unique.setdefault((problem.parts, problem.message), problem)
+    return sorted(unique.values(), key=lambda p: _order_key(doc, p.parts))
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+# --- schema pass -----------------------------------------------------------
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    # jsonschema costs tens of milliseconds to import: only on first load.
+    import jsonschema
+
+    text = resources.files("flowmap").joinpath("schemas/flow.schema.json").read_text()
+    schema = json.loads(text)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    validator: jsonschema.protocols.Validator = cls(schema)
+    return validator
+
+
+_TYPE_NAMES = {
+    "object": "an object",
+    "array": "an array",
+    "string": "a string",
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "a boolean",
+    "null": "null",
+}
+
+
+def _schema_problems(doc: dict[str, Any]) -> list[Problem]:
+    problems: list[Problem] = []
+    for error in _validator().iter_errors(doc):
+        parts: Parts = tuple(error.absolute_path)
+        problems.extend(_describe(error, parts))
+    return problems
+
+
+def _describe(error: Any, parts: Parts) -> list[Problem]:
+    kind = error.validator
+    value = error.validator_value
+    instance = error.instance
+    if kind == "required":
+        missing = [name for name in value if name not in instance]
+        return [Problem((*parts, name), "is required but missing") for name in missing]
+    if kind == "additionalProperties":
+        known = list(error.schema.get("properties", {}))
+        return [
+            Problem((*parts, key), "is not a field here" + _suggest(key, known))
+            for key in instance
+            if key not in known
+        ]
+    if kind == "type":
+        if "description" in error.schema:
+            return [Problem(parts, error.schema["description"])]
+        names = [value] if isinstance(value, str) else list(value)
+        wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in names)
+        return [Problem(parts, f"must be {wanted}, not {_kind(instance)}")]
+    if kind == "enum":
+        choices = ", ".join(repr(choice) for choice in value if choice is not None)
+        return [Problem(parts, f"must be one of {choices}, not {instance!r}")]
+    if kind == "minLength":
+        return (
+            [Problem(parts, "must not be empty")]
+            if value == 1
+            else [Problem(parts, f"must have at least {value} characters")]
+        )
+    if kind == "maxLength":
+        return [
+            Problem(parts, f"must have at most {value} characters, not {len(instance)}")
+        ]
+    if kind == "minItems":
+        return [Problem(parts, f"must have at least {value} item(s)")]
+    if kind == "maxItems":
+        if value == 0:
+            return [Problem(parts, "must be empty here")]
+        return [Problem(parts, f"must have at most {value} items, not {len(instance)}")]
+    if kind == "minimum":
+        return [Problem(parts, f"must be at least {value}, not {instance!r}")]
+    if kind == "maximum":
+        return [Problem(parts, f"must be at most {value}, not {instance!r}")]
+    if kind == "pattern":
+        what = error.schema.get("description", f"a match of {value!r}")
+        return [Problem(parts, f"{instance!r} is not {what}")]
+    return [Problem(parts, error.message)]
+
+
+# --- semantic pass ---------------------------------------------------------
+
+
+def _dicts(value: Any) -> list[tuple[int, dict[str, Any]]]:
+    if not isinstance(value, list):
+        return []
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
+
+
+def _text(item: dict[str, Any], key: str) -> str | None:
+    value = item.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+class _Checker:
+    """The semantic checks; keeps what it compiled for the model builder."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+        self.problems: list[Problem] = []
+        self.mappings: dict[Parts, flowmap.Mapping] = {}
+        self.filters: dict[Parts, flowmap.mapping.DataFilter] = {}
+        constants = doc.get("constants")
+        self.constants = constants if isinstance(constants, dict) else {}
+
+    def add(self, parts: Parts, message: str, syntax: Any = None) -> None:
+        if syntax is not None:
+            self.problems.append(
+                Problem(parts, message, syntax.expression, syntax.position)
+            )
+        else:
+            self.problems.append(Problem(parts, message))
+
+    def run(self) -> None:
+        doc = self.doc
+        functions = self._unique(
+            doc.get("functions"), "functions", "name", "function name"
+        )
+        retries = self._unique(
+            doc.get("retries"), "retries", "name", "retry policy name"
+        )
+        states = self._unique(doc.get("states"), "states", "id", "state id")
+        start = _text(doc, "start")
+        if states is None:
+            return
+        if start is not None and states and start not in states:
+            self.add(
+                ("start",), f"no state has the id {start!r}" + _suggest(start, states)
+            )
+        edges: dict[str, list[str]] = {}
+        # End states, and states whose way on was already reported as broken:
+        # they count as ends so that no second problem follows from the first.
+        ends: set[str] = set()
+        express = doc.get("mode") == "EXPRESS"
+        for i, state in _dicts(doc.get("states")):
+            edges.setdefault(_text(state, "id") or f"#{i}", [])
+            self._state(i, state, states, functions, retries, edges, ends, express)
+        if start is not None and start in states:
+            self._graph(start, states, edges, ends)
+
+    def _unique(
+        self, items: Any, field: str, key: str, what: str
+    ) -> dict[str, int] | None:
+        """Index the names of a list; None when the list itself is malformed
+        (the schema pass reported it), so that references into it are not
+        reported a second time."""
+        if items is not None and not isinstance(items, list):
+            return None
+        seen: dict[str, int] = {}
+        for i, item in _dicts(items):
+            name = _text(item, key)
+            if name is None:
+                continue
+            if name in seen:
+                self.add(
+                    (field, i, key),
+                    f"the {what} {name!r} is already used by "
+                    f"$.{field}[{seen[name]}]; {what}s must be unique",
+                )
+            else:
+                seen[name] = i
+        return seen
+
+    def _state(
+        self,
+        i: int,
+        state: dict[str, Any],
+        states: dict[str, int],
+        functions: dict[str, int] | None,
+        retries: dict[str, int] | None,
+        edges: dict[str, list[str]],
+        ends: set[str],
+        express: bool,
+    ) -> None:
+        at: Parts = ("states", i)
+        sid = _text(state, "id")
+        targets = edges.setdefault(sid or f"#{i}", [])
+        end = state.get("end") is True
+        transition = _text(state, "transition")
+        if end:
+            if sid is not None:
+                ends.add(sid)
+            if transition is not None:
+                self.add(
+                    (*at, "transition"),
+                    "an end state (end: true) has no transition; remove one of them",
+                )
+        elif transition is None:
+            if sid is not None:
+                ends.add(sid)
+            self.add(
+                at,
+                "the state is not an end state and has no transition; "
+                'set "end": true or a "transition"',
+            )
+        if transition is not None:
+            targets.append(transition)
+            if transition not in states and sid is not None:
+                ends.add(sid)
+            self._resolve((*at, "transition"), transition, states, "state", "id")
+        kind = state.get("type")
+        if kind == "Sleep":
+            duration = state.get("duration")
+            if (
+                express
+                and isinstance(duration, int | float)
+                and not isinstance(duration, bool)
+                and duration > EXPRESS_LIMIT
+            ):
+                self.add(
+                    (*at, "duration"),
+                    f"an EXPRESS flow must finish within {EXPRESS_LIMIT} seconds; "
+                    f"this Sleep alone takes {duration}",
+                )
+        if kind != "Operation":
+            return
+        for k, action in _dicts(state.get("actions")):
+            ref = action.get("function_ref")
+            if not isinstance(ref, dict):
+                continue
+            ref_at: Parts = (*at, "actions", k, "function_ref")
+            name = _text(ref, "ref_name")
+            if name is not None:
+                self._resolve(
+                    (*ref_at, "ref_name"), name, functions, "function", "name"
+                )
+            if ref.get("arguments") is not None:
+                self._arguments((*ref_at, "arguments"), ref["arguments"])
+        catch_all: int | None = None
+        seen_errors: dict[str, int] = {}
+        for k, handler in _dicts(state.get("on_errors")):
+            h_at: Parts = (*at, "on_errors", k)
+            error = _text(handler, "error")
+            if error is not None:
+                if catch_all is not None:
+                    self.add(
+                        (*h_at, "error"),
+                        f"never applies: on_errors[{catch_all}] before it matches "
+                        "every error ('*')",
+                    )
+                elif error in seen_errors:
+                    self.add(
+                        (*h_at, "error"),
+                        f"never applies: on_errors[{seen_errors[error]}] before it "
+                        f"matches {error!r} too",
+                    )
+                seen_errors.setdefault(error, k)
+                if error == "*" and catch_all is None:
+                    catch_all = k
+            target = _text(handler, "transition")
+            retry = _text(handler, "retry_ref")
+            if target is not None:
+                targets.append(target)
+                self._resolve((*h_at, "transition"), target, states, "state", "id")
+            if retry is not None:
+                self._resolve(
+                    (*h_at, "retry_ref"), retry, retries, "retry policy", "name"
+                )
+            if target is None and retry is None:
+                self.add(
+                    h_at,
+                    "the handler does nothing: give it a transition, a retry_ref "
+                    "or both",
+                )
+        sdf = state.get("state_data_filter")
+        if isinstance(sdf, dict):
+            for key in ("input", "output"):
+                expression = sdf.get(key)
+                if isinstance(expression, str):
+                    self._filter((*at, "state_data_filter", key), expression)
+
+    def _resolve(
+        self,
+        parts: Parts,
+        name: str,
+        known: dict[str, int] | None,
+        what: str,
+        key: str,
+    ) -> None:
+        if known is not None and name not in known:
+            self.add(parts, f"no {what} has the {key} {name!r}" + _suggest(name, known))
+
+    def _arguments(self, parts: Parts, spec: Any) -> None:
+        try:
+            mapping = flowmap.compile_mapping(spec)
+        except flowmap.MappingError as exc:
+            where = parts if exc.location is None else (*parts, *exc.location)
+            syntax = exc.syntax_error
+            message = exc.reason
+            if syntax is not None:
+                message += f": {syntax.reason}"
+            self.add(where, message, syntax)
+            return
+        self.mappings[parts] = mapping
+        if mapping.form == "parameters":
+            for j, item in enumerate(spec):
+                if "default" not in item:
+                    self._constant((*parts, j, "value"), item["value"])
+        else:
+            self._constants(parts, spec)
+
+    def _constants(self, parts: Parts, spec: Any) -> None:
+        stack: list[tuple[Parts, Any]] = [(parts, spec)]
+        while stack:
+            where, value = stack.pop()
+            if isinstance(value, dict):
+                stack.extend(((*where, k), v) for k, v in value.items())
+            elif isinstance(value, list):
+                stack.extend(((*where, j), v) for j, v in enumerate(value))
+            else:
+                self._constant(where, value)
+
+    def _constant(self, parts: Parts, leaf: Any) -> None:
+        """A leaf that is one singular $CONST path must find its constant."""
+        if not isinstance(leaf, str) or not leaf.startswith("$CONST"):
+            return
+        rest = leaf[len("$CONST") :]
+        if rest[:1] not in ("", ".", "["):
+            return
+        try:
+            query = flowmap.compile("$" + rest)
+        except flowmap.JSONPathSyntaxError:
+            return  # alternatives ("$CONST.a | 'x'"): the mapping compiled it
+        if query.singular and not query.find(self.constants):
+            self.add(
+                parts,
+                f"{leaf!r} has no value in the definition's constants and no "
+                "default; add the constant or a fallback ('| ...')",
+            )
+
+    def _filter(self, parts: Parts, expression: str) -> None:
+        try:
+            compiled = flowmap.compile_filter(expression)
+            # "" and "$" select the whole data: the model says so with None.
+            if compiled.query is not None:
+                self.filters[parts] = compiled
+        except flowmap.MappingError as exc:
+            syntax = exc.syntax_error
+            message = exc.reason
+            if syntax is not None:
+                message += f": {syntax.reason}"
+            self.add(parts, message, syntax)
+
+    def _graph(
+        self,
+        start: str,
+        states: dict[str, int],
+        edges: dict[str, list[str]],
+        ends: set[str],
+    ) -> None:
+        reached = {start}
+        todo = [start]
+        while todo:
+            for target in edges.get(todo.pop(), ()):
+                if target in states and target not in reached:
+                    reached.add(target)
+                    todo.append(target)
+        back: dict[str, list[str]] = {}
+        for source, targets in edges.items():
+            for target in targets:
+                back.setdefault(target, []).append(source)
+        finishing = set(ends)
+        todo = list(ends)
+        while todo:
+            for source in back.get(todo.pop(), ()):
+                if source not in finishing:
+                    finishing.add(source)
+                    todo.append(source)
+        for sid, i in states.items():
+            if sid not in reached:
+                self.add(
+                    ("states", i),
+                    f"the state {sid!r} is unreachable: no transition from the start "
+                    f"state {start!r} leads to it",
+                )
+            elif sid not in finishing:
+                self.add(
+                    ("states", i),
+                    f"no end state can be reached from the state {sid!r}: "
+                    "an execution that gets here never finishes",
+                )
+
+
+# --- the model -------------------------------------------------------------
+
+
+def _build(doc: dict[str, Any], checker: _Checker) -> Definition:
     functions = tuple(
         FunctionDef(
             f["name"],
             f["operation"],
             None if f.get("metadata") is None else _dump(f["metadata"]),
         )
-        for f in obj.get("functions") or ()
+        for f in doc.get("functions") or ()
     )
     retries = tuple(
-        RetryPolicy(r["name"], r.get("delay", 1), r.get("max_attempts", 3))
-        for r in obj.get("retries") or ()
+        RetryPolicy(
+            r["name"],
+            1 if r.get("delay") is None else r["delay"],
+            # JSON Schema counts 3.0 as an integer; the model holds an int.
+            3 if r.get("max_attempts") is None else int(r["max_attempts"]),
+        )
+        for r in doc.get("retries") or ()
     )
-    states = tuple(_build_state(s) for s in obj["states"])
-    extra = {k: obj[k] for k in EXTRA_FIELDS if obj.get(k) is not None}
+    states = tuple(_build_state(i, s, checker) for i, s in enumerate(doc["states"]))
+    extra = {k: doc[k] for k in EXTRA_FIELDS if doc.get(k) is not None}
     return Definition(
-        name=obj["name"],
-        start=obj["start"],
+        name=doc["name"],
+        start=doc["start"],
         states=states,
         functions=functions,
-        description=obj.get("description") or "",
+        description=doc.get("description") or "",
         retries=retries,
-        mode=obj.get("mode") or "NORMAL",
-        constants_json=_dump(obj.get("constants") or {}),
+        mode=doc.get("mode") or "NORMAL",
+        constants_json=_dump(doc.get("constants") or {}),
         extra_json=_dump(extra),
     )
 
 
-def _build_state(s: MappingABC[str, Any]) -> State:
-    transition = s.get("transition") or None
-    end = bool(s.get("end", False))
+def _build_state(i: int, s: dict[str, Any], checker: _Checker) -> State:
+    end = s.get("end") is True
+    transition = None if end else s.get("transition")
     if s["type"] == "Sleep":
         return SleepState(s["id"], s["name"], end, transition, s["duration"])
     actions = []
-    for a in s.get("actions") or ():
+    for k, a in enumerate(s["actions"]):
         ref = a["function_ref"]
         args = ref.get("arguments")
+        at = ("states", i, "actions", k, "function_ref", "arguments")
         actions.append(
             Action(
                 FunctionRef(
                     ref["ref_name"],
-                    ref.get("invoke_mode") or "sync",
+                    "sync",
                     None if args is None else _dump(args),
                 ),
-                None if args is None else flowmap.compile_mapping(args),
+                checker.mappings.get(at),
             )
         )
     sdf = s.get("state_data_filter") or {}
@@ -106,11 +615,8 @@ def _build_state(s: MappingABC[str, Any]) -> State:
             OnError(e["error"], e.get("transition") or None, e.get("retry_ref") or None)
             for e in s.get("on_errors") or ()
         ),
-        input_filter=None if inp is None else flowmap.compile_filter(inp),
-        output_filter=None if out is None else flowmap.compile_filter(out),
+        input_filter=checker.filters.get(("states", i, "state_data_filter", "input")),
+        output_filter=checker.filters.get(("states", i, "state_data_filter", "output")),
         input_expression=inp,
         output_expression=out,
     )
-
-
-__all__ = ["load"]
