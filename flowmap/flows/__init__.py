@@ -38,6 +38,7 @@ from ._run_errors import (
 )
 from ._runner import Runner
 from ._store import MemoryStore, SQLiteStore, Store
+from ._postgres import PostgresStore, open_store
 
 __all__ = [
     "Action",
@@ -72,4 +73,6 @@ __all__ = [
     "WorkflowRecord",
     "load_definition",
     "load_functions",
+    "PostgresStore",
+    "open_store",
 ]
