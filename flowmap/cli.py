@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from . import FlowmapError, compile, compile_mapping
+from .flows import _worker as _worker_cli
 from .server import _cli as _serve_cli
 
 
@@ -103,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
         help="print only the first value (error if none)",
     )
     _serve_cli.add_parser(sub)
+    _worker_cli.add_parser(sub)
     return parser
 
 
@@ -119,6 +121,8 @@ def main(
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve_cli.run(args, stderr)
+    if args.command == "worker":
+        return _worker_cli.run(args, stderr)
     try:
         if args.command == "map":
             spec = _read_json(args.spec, "spec", stdin)

@@ -30,6 +30,11 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+FLOWMAP = [
+    sys.executable,
+    "-c",
+    "import sys; from flowmap.cli import main; sys.exit(main())",
+]
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
 
@@ -256,16 +261,18 @@ def worker(
     functions: Path,
     *,
     concurrency: int = 2,
-    pool: str = "prefork",
+    pool: str = "threads",
+    visibility_timeout: float = 3.0,
     extra: list[str] | None = None,
 ) -> Process:
     """``flowmap worker`` as a subprocess (in its own process group)."""
     argv = [
-        sys.executable, "-m", "flowmap", "worker",
+        *FLOWMAP, "worker",
         "--functions", str(functions),
         "--broker", broker,
         "--concurrency", str(concurrency),
         "--pool", pool,
+        "--visibility-timeout", str(visibility_timeout),
         *(extra or []),
     ]  # fmt: skip
     return Process(argv)
