@@ -30,7 +30,8 @@ import json
 from collections.abc import Iterable
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any
 
 from .errors import FlowmapError
 from .merge import MergeOptionError, parse_merge_header
@@ -45,20 +46,22 @@ __all__ = [
 
 # code -> (HTTP status, what it means). Codes are stable; new ones are added,
 # existing ones never change meaning. The server adds its own in this style.
-ERROR_CODES: MappingABC[str, tuple[int, str]] = {
-    "FLOWMAP.1001": (400, "the body is not valid JSON"),
-    "FLOWMAP.1002": (400, "the body is not a JSON object"),
-    "FLOWMAP.1003": (400, "a mandatory field is missing"),
-    "FLOWMAP.1004": (400, "a field has the wrong type"),
-    "FLOWMAP.1005": (400, "the body has a field the API does not define"),
-    "FLOWMAP.1006": (400, "a path parameter is missing or out of range"),
-    "FLOWMAP.1007": (400, "a header has an invalid value"),
-    "FLOWMAP.1008": (400, "the flow definition is invalid"),
-    "FLOWMAP.4040": (404, "no such workflow"),
-    "FLOWMAP.4041": (404, "no such execution"),
-    "FLOWMAP.4042": (404, "no such project"),
-    "FLOWMAP.5000": (500, "internal error"),
-}
+ERROR_CODES: MappingABC[str, tuple[int, str]] = MappingProxyType(
+    {
+        "FLOWMAP.1001": (400, "the body is not valid JSON"),
+        "FLOWMAP.1002": (400, "the body is not a JSON object"),
+        "FLOWMAP.1003": (400, "a mandatory field is missing"),
+        "FLOWMAP.1004": (400, "a field has the wrong type"),
+        "FLOWMAP.1005": (400, "the body has a field the API does not define"),
+        "FLOWMAP.1006": (400, "a path parameter is missing or out of range"),
+        "FLOWMAP.1007": (400, "a header has an invalid value"),
+        "FLOWMAP.1008": (400, "the flow definition is invalid"),
+        "FLOWMAP.4040": (404, "no such workflow"),
+        "FLOWMAP.4041": (404, "no such execution"),
+        "FLOWMAP.4042": (404, "no such project"),
+        "FLOWMAP.5000": (500, "internal error"),
+    }
+)
 
 CODE_MIN, CODE_MAX = 1, 36
 MSG_MIN, MSG_MAX = 2, 512
@@ -100,7 +103,7 @@ class ApiError(FlowmapError):
 
     def __init__(
         self,
-        status: Literal[400, 404, 500] | int,
+        status: int,
         error_code: str,
         error_msg: str,
         *,
@@ -128,6 +131,9 @@ class ApiError(FlowmapError):
 
     def __repr__(self) -> str:
         return f"ApiError({self.status}, {self.error_code!r}, {self.error_msg!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_api_error, (self.status, self.error_code, self.error_msg, self.field))
 
     @classmethod
     def workflow_not_found(cls, workflow_id: str) -> ApiError:
@@ -168,6 +174,10 @@ class ApiError(FlowmapError):
         head += "s): " if len(parts) != 1 else "): "
         text = head + "; ".join(parts)
         return cls(400, "FLOWMAP.1008", text, field=problems[0].location)
+
+
+def _api_error(status: int, code: str, msg: str, field: str | None) -> ApiError:
+    return ApiError(status, code, msg, field=field)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The ``flowmap`` command: ``flowmap map`` and ``flowmap query``.
+"""The ``flowmap`` command: ``flowmap map``, ``flowmap query`` and ``flowmap run``.
 
 Errors (bad JSON, bad specs, bad paths, missing values) are printed to stderr
 as one readable message, with the caret and spec location where there is
@@ -103,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print only the first value (error if none)",
     )
+    from .flows import _cli as flows_cli
+
+    flows_cli.add_parser(sub)
     _serve_cli.add_parser(sub)
     _worker_cli.add_parser(sub)
     return parser
@@ -124,6 +127,17 @@ def main(
     if args.command == "worker":
         return _worker_cli.run(args, stderr)
     try:
+        if args.command == "run":
+            from .flows import _cli as flows_cli
+
+            return flows_cli.command(
+                args,
+                read_json=_read_json,
+                write_json=_write_json,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+            )
         if args.command == "map":
             spec = _read_json(args.spec, "spec", stdin)
             mapping = compile_mapping(

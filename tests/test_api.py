@@ -140,6 +140,22 @@ def test_api_error_body_limits() -> None:
     )
 
 
+def test_api_error_pickles_with_its_field() -> None:
+    err = ApiError(400, "FLOWMAP.1004", "bad", field="input")
+    again = pickle.loads(pickle.dumps(err))
+    assert (again.status, again.error_code, again.error_msg, again.field) == (
+        400,
+        "FLOWMAP.1004",
+        "bad",
+        "input",
+    )
+
+
+def test_error_codes_are_read_only() -> None:
+    with pytest.raises(TypeError):
+        ERROR_CODES["FLOWMAP.9999"] = (400, "x")  # type: ignore[index]
+
+
 def test_api_error_helpers() -> None:
     assert ApiError.workflow_not_found("wf").body() == {
         "error_code": "FLOWMAP.4040",

@@ -235,6 +235,38 @@ def test_not_an_object(value: Any) -> None:
     assert [p.location for p in info.value.problems] == ["$"]
 
 
+@pytest.mark.parametrize(
+    ("where", "count", "location", "message"),
+    [
+        ("functions", 1001, "$.functions", "at most 1000 items, not 1001"),
+        ("retries", 101, "$.retries", "at most 100 items, not 101"),
+        ("states", 5000, "$.states", "at most 100 items, not 5000"),
+        ("actions", 101, "$.states[0].actions", "at most 100 items, not 101"),
+        ("on_errors", 101, "$.states[0].on_errors", "at most 100 items, not 101"),
+        ("all actions", 10, "$.states", "at most 1000 actions in all, not 1002"),
+    ],
+)
+def test_list_bounds_are_checked_first(
+    where: str, count: int, location: str, message: str
+) -> None:
+    doc = copy.deepcopy(BASE)
+    doc["start"] = "nowhere"  # not reported: the other checks are skipped
+    if where in ("functions", "retries", "states"):
+        doc[where] = [copy.deepcopy(doc[where][0]) for _ in range(count)]
+    elif where == "all actions":
+        state = doc["states"][0]
+        state["actions"] = state["actions"] * 100
+        doc["states"] = [dict(state, id=f"s{i}") for i in range(10)] + doc["states"][1:]
+    else:
+        state = doc["states"][0]
+        state[where] = [copy.deepcopy(state[where][0]) for _ in range(count)]
+    with pytest.raises(DefinitionError) as info:
+        load_definition(doc)
+    (problem,) = info.value.problems
+    assert problem.location == location
+    assert message in problem.message and "other checks were skipped" in problem.message
+
+
 def test_too_deep() -> None:
     deep: Any = "x"
     for _ in range(400):
@@ -278,6 +310,32 @@ def test_problem_is_data() -> None:
     p = Problem(("states", 1, "odd key"), "bad", "$.x[", 3)
     assert p.location == "$.states[1]['odd key']"
     assert str(p) == "$.states[1]['odd key']: bad\n    $.x[\n       ^"
+
+
+def test_the_shipped_schema_is_a_valid_schema() -> None:
+    import importlib.resources
+
+    import jsonschema
+
+    text = (
+        importlib.resources.files("flowmap")
+        .joinpath("schemas/flow.schema.json")
+        .read_text(encoding="utf-8")
+    )
+    schema = json.loads(text)
+    jsonschema.validators.validator_for(schema).check_schema(schema)
+    assert jsonschema.Draft202012Validator(schema).is_valid(BASE)
+
+
+def test_import_does_not_load_jsonschema() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, flowmap.flows, flowmap.api; print('jsonschema' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
 
 
 # --- the SDK's own models ----------------------------------------------------

@@ -8,6 +8,7 @@ The bad inputs are data: tests/data/server_errors.json.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from servertools import PROJECT, SLEEPY, THREE, Functions, LiveServer
 
 from flowmap.flows import MemoryStore, Runner
 from flowmap.server import RunnerBackend, create_app
+from flowmap.server._openapi import openapi_document
 
 DATA = Path(__file__).parent / "data"
 BASE = f"/v2/{PROJECT}/fgs/workflows"
@@ -332,7 +334,10 @@ def test_bad_input(api: Api, case: dict[str, Any]) -> None:
     execution_id = api.start(workflow_id)
     api.wait(workflow_id, execution_id)
     path = case["path"].format(base=BASE, wf=workflow_id, ex=execution_id)
-    kwargs: dict[str, Any] = {"headers": case.get("headers", {})}
+    headers = case.get("headers", {})
+    kwargs: dict[str, Any] = {
+        "headers": [tuple(pair) for pair in case.get("header_pairs", [])] or headers
+    }
     if "json" in case:
         kwargs["json"] = case["json"]
     elif "raw" in case:
@@ -347,6 +352,18 @@ def test_bad_input(api: Api, case: dict[str, Any]) -> None:
     assert 2 <= len(body["error_msg"]) <= 512
     for text in case.get("message_has", []):
         assert text in body["error_msg"]
+    documented = documented_statuses(case["method"], path.partition("?")[0])
+    if documented is not None:  # a route of the document: the status is in it
+        assert str(response.status_code) in documented
+
+
+def documented_statuses(method: str, path: str) -> set[str] | None:
+    """The statuses /openapi.json lists for this request, None if no route."""
+    for template, operations in openapi_document()["paths"].items():
+        pattern = re.sub(r"\\{[a-z_]+\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path) and method.lower() in operations:
+            return set(operations[method.lower()]["responses"])
+    return None
 
 
 def test_body_over_the_limit_is_413() -> None:
@@ -405,5 +422,9 @@ def test_openapi_document_is_served(api: Api) -> None:
     document = response.json()
     assert document["openapi"].startswith("3.")
     paths = document["paths"]
-    assert set(paths[BASE.replace(PROJECT, "{project_id}")]) == {"get", "post"}
+    assert set(paths[BASE.replace(PROJECT, "{project_id}")]) == {
+        "get",
+        "post",
+        "delete",
+    }
     assert len(paths) == 7

@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -218,3 +219,71 @@ def test_signed_server_process(tmp_path: Path) -> None:
         code, err = server.stop()
     assert code == 0
     assert "OPEN" not in err and "signed" in err
+
+
+def test_without_the_server_extra_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    from flowmap.cli import main
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # import fails
+    err = io.StringIO()
+    assert main(["serve", "--db", ":memory:"], stderr=err) == 1
+    assert "pip install 'flowmap[server]'" in err.getvalue()
+    assert "uvicorn" in err.getvalue()
+
+
+def test_memory_database(tmp_path: Path) -> None:
+    with (
+        ServeProcess("--db", ":memory:", cwd=tmp_path) as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
+        assert client.post(BASE, json=THREE).status_code == 200
+        assert client.get(BASE).json()["total"] == 1
+        code, _ = server.stop()
+    assert code == 0
+    assert not list(tmp_path.iterdir())
+
+
+def test_sigterm_during_a_sync_execution(tmp_path: Path) -> None:
+    gate = tmp_path / "gate-open"
+    with serve(tmp_path) as server, httpx.Client(base_url=server.url) as client:
+        gated = client.post(BASE, json=GATED).json()["id"]
+        outcome: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                outcome["response"] = httpx.post(
+                    f"{server.url}{BASE}/{gated}/sync-executions",
+                    json={"input": {"gate": str(gate)}},
+                    timeout=30,
+                )
+            except httpx.HTTPError as exc:
+                outcome["error"] = exc
+
+        caller = threading.Thread(target=call)
+        caller.start()
+        deadline = time.monotonic() + 20
+        while not client.get(f"{BASE}/{gated}/executions").json()["executions"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        code, err = server.stop()
+        caller.join(30)
+        assert code == 0, err
+        assert "Traceback" not in err and "ERROR" not in err
+    # The caller is told, with the execution's id; nothing is lost: after a
+    # restart the execution is there, interrupted, and retry ends it.
+    response = outcome["response"]
+    assert response.status_code == 503
+    assert response.json()["error_code"] == "FLOWMAP.5030"
+    with serve(tmp_path) as server, httpx.Client(base_url=server.url) as client:
+        (brief,) = client.get(f"{BASE}/{gated}/executions").json()["executions"]
+        execution_id = brief["execution_id"]
+        assert execution_id in response.json()["error_msg"]
+        assert brief["status"] == "fail"
+        gate.write_text("open")
+        client.post(f"{BASE}/{gated}/executions/{execution_id}/retry")
+        assert wait_for(client, gated, execution_id, TERMINAL)["status"] == "success"
+        server.stop()

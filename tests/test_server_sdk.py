@@ -19,7 +19,10 @@ pytest.importorskip("uvicorn")
 
 import httpx
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
-from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+from huaweicloudsdkcore.exceptions.exceptions import (
+    ClientRequestException,
+    ServerResponseException,
+)
 from huaweicloudsdkfunctiongraph.v2 import (
     BatchDeleteWorkflowsRequest,
     CreateWorkflowRequest,
@@ -40,7 +43,7 @@ from huaweicloudsdkfunctiongraph.v2 import (
 from servertools import PROJECT, SLEEPY, THREE, Functions, LiveServer
 
 from flowmap.flows import MemoryStore, Runner
-from flowmap.server import AccessKey, KeyRing, create_app
+from flowmap.server import AccessKey, KeyRing, RunnerBackend, create_app
 
 AK, SK = "AKFLOWMAPSDK", "sdk-secret-key"
 OTHER_AK, OTHER_SK, OTHER_PROJECT = "AKOTHER", "other-secret", "p2"
@@ -220,62 +223,156 @@ def sdk_error(call: Any) -> ClientRequestException:
     return info.value
 
 
-def test_sdk_surfaces_errors_as_the_server_sends_them(served: Served) -> None:
-    sdk = served.sdk
-    workflow_id = served.create(THREE)
-    requests = {
-        "bad-merge-header": (
-            lambda: sdk.start_workflow_execution(
-                StartWorkflowExecutionRequest(
-                    workflow_id=workflow_id,
-                    x_workflow_run_merge_fn_parameters="maybe",
-                    body=FlowExecuteBody(input={}),
-                )
+def error_cases(workflow_id: str, execution_id: str) -> list[tuple[str, Any, Any]]:
+    """(name, SDK request, the same request as httpx keyword arguments)."""
+    base = f"/v2/{PROJECT}/fgs/workflows"
+    start = f"{base}/{workflow_id}/executions"
+    return [
+        (
+            "bad-merge-header",
+            StartWorkflowExecutionRequest(
+                workflow_id=workflow_id,
+                x_workflow_run_merge_fn_parameters="maybe",
+                body=FlowExecuteBody(input={}),
             ),
+            {
+                "method": "POST",
+                "url": start,
+                "json": {"input": {}},
+                "headers": {"X-WorkflowRun-MergeFnParameters": "maybe"},
+            },
         ),
-        "no-input": (
-            lambda: sdk.start_workflow_execution(
-                StartWorkflowExecutionRequest(
-                    workflow_id=workflow_id, body=FlowExecuteBody(headers={})
-                )
+        (
+            "no-input",
+            StartWorkflowExecutionRequest(
+                workflow_id=workflow_id, body=FlowExecuteBody(headers={})
             ),
+            {"method": "POST", "url": start, "json": {"headers": {}}},
         ),
-        "unknown-workflow": (
-            lambda: sdk.show_work_flow(ShowWorkFlowRequest(workflow_id="nope")),
-        ),
-        "unknown-execution": (
-            lambda: sdk.show_workflow_execution(
-                ShowWorkflowExecutionRequest(
-                    workflow_id=workflow_id, execution_id="nope"
-                )
+        (
+            "input-not-object",
+            StartSyncWorkflowExecutionRequest(
+                workflow_id=workflow_id, body=FlowExecuteBody(input=[1])
             ),
+            {
+                "method": "POST",
+                "url": f"{base}/{workflow_id}/sync-executions",
+                "json": {"input": [1]},
+            },
         ),
-        "limit-over-200": (
-            lambda: sdk.list_workflow_executions(
-                ListWorkflowExecutionsRequest(workflow_id=workflow_id, limit=500)
-            ),
+        (
+            "bad-definition",
+            CreateWorkflowRequest(body=WorkflowCreateBody(name="x", start="a")),
+            {"method": "POST", "url": base, "json": {"name": "x", "start": "a"}},
         ),
-    }
-    statuses = {}
-    for name, (call,) in requests.items():
-        error = sdk_error(call)
-        statuses[name] = error.status_code
-        assert error.error_code.startswith("FLOWMAP."), name
-        assert len(error.error_msg) >= 2
-        assert error.request_id  # from the X-Request-Id header
-    assert statuses == {
+        (
+            "unknown-workflow",
+            ShowWorkFlowRequest(workflow_id="nope"),
+            {"method": "GET", "url": f"{base}/nope"},
+        ),
+        (
+            "unknown-execution",
+            ShowWorkflowExecutionRequest(workflow_id=workflow_id, execution_id="nope"),
+            {"method": "GET", "url": f"{start}/nope"},
+        ),
+        (
+            "retry-succeeded",
+            RetryWorkFlowRequest(workflow_id=workflow_id, execution_id=execution_id),
+            {"method": "POST", "url": f"{start}/{execution_id}/retry"},
+        ),
+        (
+            "limit-over-200",
+            ListWorkflowExecutionsRequest(workflow_id=workflow_id, limit=500),
+            {"method": "GET", "url": start, "params": {"limit": 500}},
+        ),
+        (
+            "bad-status",
+            ListWorkflowExecutionsRequest(workflow_id=workflow_id, status="done"),
+            {"method": "GET", "url": start, "params": {"status": "done"}},
+        ),
+    ]
+
+
+SDK_CALLS = {
+    StartWorkflowExecutionRequest: "start_workflow_execution",
+    StartSyncWorkflowExecutionRequest: "start_sync_workflow_execution",
+    CreateWorkflowRequest: "create_workflow",
+    ShowWorkFlowRequest: "show_work_flow",
+    ShowWorkflowExecutionRequest: "show_workflow_execution",
+    RetryWorkFlowRequest: "retry_work_flow",
+    ListWorkflowExecutionsRequest: "list_workflow_executions",
+}
+
+
+def test_sdk_surfaces_errors_as_the_server_sends_them() -> None:
+    """Each bad request through the SDK and through httpx: the same answer."""
+    functions = Functions()
+    app = create_app(Runner(functions.registry(), store=MemoryStore()))
+    with LiveServer(app) as server, httpx.Client(base_url=server.url) as client:
+        served = Served(server.url, functions)
+        workflow_id = served.create(THREE)
+        execution_id = client.post(
+            f"/v2/{PROJECT}/fgs/workflows/{workflow_id}/executions",
+            json={"input": {"a": 1}},
+        ).json()["execution_id"]
+        served.wait(workflow_id, execution_id)
+        seen = {}
+        for name, request, plain in error_cases(workflow_id, execution_id):
+            call = getattr(served.sdk, SDK_CALLS[type(request)])
+            error = sdk_error(lambda call=call, request=request: call(request))
+            response = client.request(**plain)
+            assert response.status_code >= 400, name
+            body = response.json()
+            assert (error.status_code, error.error_code, error.error_msg) == (
+                response.status_code,
+                body["error_code"],
+                body["error_msg"],
+            ), name
+            assert error.request_id  # the X-Request-Id header
+            seen[name] = error.status_code
+    assert seen == {
         "bad-merge-header": 400,
         "no-input": 400,
+        "input-not-object": 400,
+        "bad-definition": 400,
         "unknown-workflow": 404,
         "unknown-execution": 404,
+        "retry-succeeded": 409,
         "limit-over-200": 400,
+        "bad-status": 400,
     }
-    # The SDK user gets the body's fields exactly as sent.
-    error = sdk_error(requests["unknown-workflow"][0])
-    assert (error.error_code, error.error_msg) == (
-        "FLOWMAP.4040",
-        "no workflow has the id 'nope'",
-    )
+
+
+def test_sdk_surfaces_413_and_500() -> None:
+    functions = Functions()
+    runner = Runner(functions.registry(), store=MemoryStore())
+    app = create_app(runner, max_body_bytes=2000)
+    with LiveServer(app) as server:
+        served = Served(server.url, functions)
+        workflow_id = served.create(THREE)
+        error = sdk_error(
+            lambda: served.sdk.start_workflow_execution(
+                StartWorkflowExecutionRequest(
+                    workflow_id=workflow_id,
+                    body=FlowExecuteBody(input={"blob": "x" * 5000}),
+                )
+            )
+        )
+        assert (error.status_code, error.error_code) == (413, "FLOWMAP.4130")
+
+    class Broken(RunnerBackend):
+        async def get_workflow(
+            self, project_id: str, workflow_id: str
+        ) -> dict[str, Any]:
+            raise RuntimeError("internal detail")
+
+    app = create_app(Broken(Runner({}, store=MemoryStore())))
+    with LiveServer(app) as server:
+        with pytest.raises(ServerResponseException) as info:
+            sdk_client(server.url).show_work_flow(ShowWorkFlowRequest(workflow_id="w"))
+        assert info.value.status_code == 500
+        assert info.value.error_code == "FLOWMAP.5000"
+        assert "internal detail" not in info.value.error_msg
 
 
 def test_signatures(served: Served) -> None:

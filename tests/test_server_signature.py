@@ -251,3 +251,45 @@ def test_bad_credentials_files(tmp_path: Path, content: str, location: str) -> N
 def test_missing_credentials_file(tmp_path: Path) -> None:
     with pytest.raises(CredentialsError, match="cannot read"):
         load_credentials(tmp_path / "nope.json")
+
+
+_header_bytes = st.binary(max_size=80)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    authorization=st.one_of(
+        _header_bytes,
+        st.builds(
+            lambda access, signed, signature: (
+                f"SDK-HMAC-SHA256 Access={access}, SignedHeaders={signed}, "
+                f"Signature={signature}"
+            ).encode("utf-8", "surrogatepass"),
+            _text,
+            st.sampled_from(["host;x-sdk-date", "x-sdk-date;host", "host", "a;;b", ""]),
+            st.text(alphabet="0123456789abcdefX", max_size=64),
+        ),
+    ),
+    date=_header_bytes,
+    raw_path=st.text(max_size=40),
+    raw_query=st.text(max_size=40),
+    body=st.binary(max_size=40),
+)
+def test_property_only_signature_errors_escape(
+    authorization: bytes, date: bytes, raw_path: str, raw_query: str, body: bytes
+) -> None:
+    headers = [
+        (b"authorization", authorization),
+        (b"x-sdk-date", date),
+        (b"host", b"127.0.0.1:8080"),
+    ]
+    with pytest.raises(SignatureError):
+        verify_signature(
+            method="POST",
+            raw_path=raw_path,
+            raw_query=raw_query,
+            headers=headers,
+            body=body,
+            keys=KEYS,
+            now=NOW,
+        )

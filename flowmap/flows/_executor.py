@@ -24,10 +24,10 @@ class FunctionFailure(Exception):
     """A function call that failed: what on_errors match and records show.
 
     ``error`` is the error's name (the exception's class name, or
-    ``FunctionNotFound``, ``InvalidResult``), ``names`` every name that an
-    ``on_errors`` entry may match (the class names along the exception's
-    MRO and its ``error_code`` attribute, if it has one) and ``message``
-    the text.
+    ``FunctionNotFound``, ``InvalidResult``, ``InvalidEvent``), ``names``
+    every name that an ``on_errors`` entry may match (the class names along
+    the exception's MRO and its ``error_code`` attribute, if it has one) and
+    ``message`` the text.
     """
 
     def __init__(self, error: str, message: str, names: tuple[str, ...] = ()) -> None:
@@ -85,14 +85,15 @@ def json_copy(value: Any) -> Any:
         for key, item in value.items():
             if type(key) is not str:
                 raise TypeError(f"object key {key!r} is not a string")
-            out[key] = json_copy(item)
+            # Scalars inline: most members of an event are scalars.
+            out[key] = item if type(item) in _PLAIN else json_copy(item)
         return out
     if kind is list or kind is tuple:
-        return [json_copy(item) for item in value]
-    if kind is str or kind is int or kind is bool or value is None:
+        return [item if type(item) in _PLAIN else json_copy(item) for item in value]
+    if kind in _PLAIN:
         return value
     if kind is float:
-        if value != value or value in (float("inf"), float("-inf")):
+        if value != value or value in (_INF, -_INF):
             raise TypeError(f"{value} is not a JSON number")
         return value
     if isinstance(value, (str, int, float)):
@@ -103,6 +104,10 @@ def json_copy(value: Any) -> Any:
     if isinstance(value, Mapping):
         return json_copy(dict(value))
     raise TypeError(f"a {type(value).__name__} is not a JSON value")
+
+
+_PLAIN = frozenset((str, int, bool, type(None)))
+_INF = float("inf")
 
 
 class EmbeddedExecutor:
@@ -149,15 +154,20 @@ class EmbeddedExecutor:
     async def invoke(
         self, name: str, operation: str, event: Any, context: dict[str, Any]
     ) -> Any:
-        found = self._handler(name, operation)
+        found = self._cache.get((name, operation)) or self._handler(name, operation)
         if found is None:
             raise FunctionFailure(
                 "FunctionNotFound",
                 f"no handler registered for function {name} ({operation})",
             )
         handler, is_async = found
-        event = json_copy(event)
-        context = json_copy(context)
+        try:
+            event = json_copy(event)
+            context = json_copy(context)
+        except RecursionError:
+            raise FunctionFailure(
+                "InvalidEvent", f"the event of function {name} is nested too deeply"
+            ) from None
         try:
             if is_async:
                 result = await handler(event, context)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -52,8 +53,19 @@ def format_time(ms: int | None) -> str | None:
     """
     if ms is None:
         return None
-    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = ms // 1000
+    last = _last_formatted
+    if last[0] == second:
+        cached: str = last[1]
+        return cached
+    moment = datetime.datetime.fromtimestamp(second, tz=datetime.timezone.utc)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Records are mostly shown in the second they are made: keep the last one.
+    _last_formatted[:] = (second, text)
+    return text
+
+
+_last_formatted: list[Any] = [None, ""]
 
 
 def parse_time(text: str) -> int:
@@ -125,6 +137,11 @@ class ExecutionRecord:
     created_by: str = ""
     owner: str | None = None
 
+    def copy(self) -> ExecutionRecord:
+        """A shallow copy (the JSON values inside are shared, as they are
+        never changed once saved)."""
+        return ExecutionRecord(*execution_fields(self))
+
 
 @dataclass(slots=True)
 class NodeRecord:
@@ -144,7 +161,19 @@ class NodeRecord:
 
     def snapshot(self) -> NodeRecord:
         """A copy whose attempt list and attempt dicts are new."""
-        return dataclasses.replace(self, attempts=[dict(a) for a in self.attempts])
+        return NodeRecord(
+            self.execution_id,
+            self.node_execution_id,
+            self.position,
+            self.node_id,
+            self.node_name,
+            [attempt.copy() for attempt in self.attempts],
+        )
+
+
+execution_fields = operator.attrgetter(
+    *(f.name for f in dataclasses.fields(ExecutionRecord))
+)
 
 
 def workflow_urn(project_id: str, name: str, region: str = "local") -> str:

@@ -60,6 +60,11 @@ log = logging.getLogger("flowmap.flows")
 EXPRESS_TIMEOUT = 300.0
 """EXPRESS flows time out after 5 minutes, as on FunctionGraph."""
 _CACHE = 256
+_MESSAGES: dict[str, str] = {
+    "cancel": "terminated",
+    "timeout": "the execution timed out",
+    "fail": "interrupted: the runner stopped; retry resumes it",
+}
 NORMAL_TIMEOUT = 86_400.0
 """The default timeout of NORMAL flows (one day); ``Runner(timeout=...)``."""
 LIST_WINDOW_MS = 3 * 86_400_000
@@ -169,6 +174,8 @@ class Runner:
         clock: Clock | None = None,
         timeout: float | None = NORMAL_TIMEOUT,
     ) -> None:
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number, not {timeout!r}")
         if executor is None:
             if functions is None:
                 raise TypeError("a Runner needs functions or an executor")
@@ -316,7 +323,13 @@ class Runner:
             create_time=create_time,
         )
         await self.wait(execution_id)
-        record, nodes = await self._load(execution_id, None)
+        record = await self.store.get_execution(execution_id)
+        if record is None:
+            raise ExecutionNotFoundError(execution_id)
+        # Node records are only shown for a failure (its errors).
+        nodes = (
+            await self.store.get_nodes(execution_id) if record.status == "fail" else []
+        )
         return sync_response(record, nodes)
 
     async def _new_record(
@@ -355,8 +368,10 @@ class Runner:
         try:
             data = json_copy(input)
             header_data = json_copy(headers) if headers is not None else {}
-        except (TypeError, RecursionError) as exc:
+        except TypeError as exc:
             raise ExecutionInputError("input", f"is not JSON: {exc}") from None
+        except RecursionError:
+            raise ExecutionInputError("input", "is nested too deeply") from None
         now = self._now_ms()
         execution_id = str(uuid.uuid4())
         self._running[execution_id] = (definition, constants)
@@ -382,27 +397,57 @@ class Runner:
     def _launch(self, record: ExecutionRecord, *, retry: bool) -> None:
         execution_id = record.execution_id
         loop = asyncio.get_running_loop()
-        task = loop.create_task(
-            self._execute(record, retry), name=f"flowmap-execution-{execution_id}"
-        )
-        self._tasks[execution_id] = task
         timer: asyncio.TimerHandle | None = None
         definition = self._running[execution_id][0]
         timeout = EXPRESS_TIMEOUT if definition.mode == "EXPRESS" else self.timeout
+        # The limit runs from this start (a retry gets a fresh one). Sleep
+        # states and delays check it on the runner's clock; the timer bounds
+        # everything, function calls included, in the loop's time.
+        deadline = None if timeout is None else self.clock.now() + timeout
+        task = loop.create_task(
+            self._execute(record, retry, deadline),
+            name=f"flowmap-execution-{execution_id}",
+        )
+        self._tasks[execution_id] = task
         if timeout is not None:
-            # A real-time bound on everything, function calls included;
-            # Sleep states and delays also check it on the runner's clock.
-            remaining = record.begin_time / 1000 + timeout - self.clock.now()
-            timer = loop.call_later(max(0.0, remaining), self._time_out, execution_id)
+            timer = loop.call_later(timeout, self._time_out, execution_id)
 
-        def done(_: object) -> None:
+        def cleanup(_: object) -> None:
             self._tasks.pop(execution_id, None)
             self._running.pop(execution_id, None)
             self._stopping.pop(execution_id, None)
+
+        def done(finished: asyncio.Task[None]) -> None:
             if timer is not None:
                 timer.cancel()
+            if finished.cancelled() and self._tasks.get(execution_id) is finished:
+                # Cancelled before it began: record that in a follow-up task.
+                follow = loop.create_task(self._interrupt_unstarted(execution_id))
+                self._tasks[execution_id] = follow
+                follow.add_done_callback(cleanup)
+                return
+            cleanup(finished)
 
         task.add_done_callback(done)
+
+    async def _interrupt_unstarted(self, execution_id: str) -> None:
+        record = await self.store.get_execution(execution_id)
+        if record is not None and record.status == "running":
+            status = self._stopping.get(execution_id, "cancel")
+            nodes = await self.store.get_nodes(execution_id)
+            await self._interrupt(record, nodes, status, _MESSAGES[status])
+
+    async def _settle(self, execution_id: str) -> None:
+        """Wait until this runner no longer runs the execution."""
+        while (task := self._tasks.get(execution_id)) is not None:
+            if task.done():
+                await asyncio.sleep(0)  # let its done callback run
+                continue
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if not task.done():
+                    raise  # we were cancelled, not the execution
 
     def _time_out(self, execution_id: str) -> None:
         task = self._tasks.get(execution_id)
@@ -470,9 +515,7 @@ class Runner:
 
     async def wait(self, execution_id: str) -> str:
         """Wait until an execution of this runner ends; its final status."""
-        task = self._tasks.get(execution_id)
-        if task is not None:
-            await asyncio.shield(task)
+        await self._settle(execution_id)
         record = await self.store.get_execution(execution_id)
         if record is None:
             raise ExecutionNotFoundError(execution_id)
@@ -496,8 +539,7 @@ class Runner:
         if task is not None:
             self._stopping[execution_id] = "cancel"
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(task)
+            await self._settle(execution_id)
             return
         # Not running here (its runner is gone): mark it.
         nodes = await self.store.get_nodes(execution_id)
@@ -575,11 +617,13 @@ class Runner:
             page = await self.store.list_executions(
                 status="running", limit=MAX_LIST, offset=offset
             )
-            offset += len(page)
             for record in page:
-                if record.execution_id in self._tasks or record.owner == self.owner:
-                    continue
-                if not all_owners and _owner_alive(record.owner):
+                if (
+                    record.execution_id in self._tasks
+                    or record.owner == self.owner
+                    or (not all_owners and _owner_alive(record.owner))
+                ):
+                    offset += 1  # stays running: the next page starts after it
                     continue
                 nodes = await self.store.get_nodes(record.execution_id)
                 await self._interrupt(
@@ -626,15 +670,16 @@ class Runner:
         for execution_id, task in builtins.list(self._tasks.items()):
             self._stopping[execution_id] = "fail"
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for execution_id in builtins.list(self._tasks):
+            await self._settle(execution_id)
         if self._own_executor:
             await self.executor.aclose()
 
     # -- running ----------------------------------------------------------
 
-    async def _execute(self, record: ExecutionRecord, retry: bool) -> None:
+    async def _execute(
+        self, record: ExecutionRecord, retry: bool, deadline: float | None
+    ) -> None:
         """Run an execution to its end; never raises."""
         nodes: builtins.list[NodeRecord] = []
         try:
@@ -643,14 +688,12 @@ class Runner:
                 nodes = await self.store.get_nodes(record.execution_id)
                 if nodes and nodes[-1].node_id == record.state_id:
                     resume = nodes[-1]
-            await self._run(record, nodes, resume)
+            await self._run(record, nodes, resume, deadline)
         except asyncio.CancelledError:
             status = self._stopping.get(record.execution_id, "cancel")
-            message = {
-                "cancel": "terminated",
-                "timeout": "the execution timed out",
-            }.get(status, "interrupted: the runner stopped; retry resumes it")
-            await asyncio.shield(self._interrupt(record, nodes, status, message))
+            await asyncio.shield(
+                self._interrupt(record, nodes, status, _MESSAGES[status])
+            )
         except Exception as exc:  # a defect: record it rather than lose it
             log.exception("execution %s failed inside the runner", record.execution_id)
             with contextlib.suppress(Exception):
@@ -666,11 +709,10 @@ class Runner:
         record: ExecutionRecord,
         nodes: builtins.list[NodeRecord],
         resume: NodeRecord | None,
+        deadline: float | None,
     ) -> None:
         definition, constants = self._running[record.execution_id]
         store = self.store
-        timeout = EXPRESS_TIMEOUT if definition.mode == "EXPRESS" else self.timeout
-        deadline = None if timeout is None else record.begin_time / 1000 + timeout
         base_context = {
             "execution_id": record.execution_id,
             "workflow_id": record.workflow_id,
@@ -689,7 +731,8 @@ class Runner:
             else:
                 node = NodeRecord(
                     execution_id=record.execution_id,
-                    node_execution_id=str(uuid.uuid4()),
+                    # Unique without the cost of a random id per node.
+                    node_execution_id=f"{record.execution_id}-{len(nodes)}",
                     position=len(nodes),
                     node_id=state.id,
                     node_name=state.name,
@@ -769,7 +812,7 @@ class Runner:
         data: Any,
         deadline: float | None,
     ) -> tuple[Any, str | None]:
-        attempt = _attempt(self._now_ms(), data)
+        attempt = _attempt(self._now_ms(), data, node)
         node.attempts.append(attempt)
         record.last_update_time = attempt["begin_time"]
         await self.store.save_execution(record, (node,))
@@ -799,7 +842,7 @@ class Runner:
                 "state_name": state.name,
                 "attempt": attempt_number,
             }
-            attempt = _attempt(self._now_ms(), None)
+            attempt = _attempt(self._now_ms(), None, node)
             node.attempts.append(attempt)
             failure: FunctionFailure
             try:
@@ -830,6 +873,17 @@ class Runner:
                     attempt["output"] = results
                     for result in results:
                         current = merge_result(current, result)
+                elif len(actions) == 1:
+                    action = actions[0]
+                    event = self._event(
+                        action, current, data, record.merge, constants, context
+                    )
+                    attempt["input"] = event
+                    record.last_update_time = attempt["begin_time"]
+                    await self.store.save_execution(record, (node,))
+                    result = await self._call(definition, action, event, context)
+                    attempt["output"] = result
+                    current = merge_result(current, result)
                 else:
                     inputs: builtins.list[Any] = []
                     outputs: builtins.list[Any] = []
@@ -838,14 +892,14 @@ class Runner:
                             action, current, data, record.merge, constants, context
                         )
                         inputs.append(event)
-                        attempt["input"] = event if len(actions) == 1 else inputs
+                        attempt["input"] = inputs
                         if index == 0:
                             record.last_update_time = attempt["begin_time"]
                             await self.store.save_execution(record, (node,))
                         result = await self._call(definition, action, event, context)
                         outputs.append(result)
                         current = merge_result(current, result)
-                    attempt["output"] = outputs[0] if len(actions) == 1 else outputs
+                    attempt["output"] = outputs
                 if state.output_filter is not None:
                     current = state.output_filter.apply(current)
             except FunctionFailure as exc:
@@ -917,7 +971,7 @@ class Runner:
         )
 
 
-def _attempt(begin: int, input: Any) -> dict[str, Any]:
+def _attempt(begin: int, input: Any, node: NodeRecord) -> dict[str, Any]:
     return {
         "status": "running",
         "input": input,
@@ -925,7 +979,7 @@ def _attempt(begin: int, input: Any) -> dict[str, Any]:
         "begin_time": begin,
         "end_time": None,
         "error_message": None,
-        "request_id": str(uuid.uuid4()),
+        "request_id": f"{node.node_execution_id}-{len(node.attempts) + 1}",
     }
 
 

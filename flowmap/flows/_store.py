@@ -19,6 +19,7 @@ knowledge of how a runner works.
 from __future__ import annotations
 
 import abc
+import asyncio
 import dataclasses
 import json
 import sqlite3
@@ -27,7 +28,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from ._records import ExecutionRecord, NodeRecord, Status, WorkflowRecord
+from ._records import (
+    ExecutionRecord,
+    NodeRecord,
+    Status,
+    WorkflowRecord,
+    execution_fields,
+)
 
 __all__ = ["MemoryStore", "SQLiteStore", "Store"]
 
@@ -133,8 +140,10 @@ class MemoryStore(Store):
 
     def __init__(self) -> None:
         self._workflows: dict[str, WorkflowRecord] = {}
-        self._executions: dict[str, ExecutionRecord] = {}
-        self._nodes: dict[str, dict[str, NodeRecord]] = {}
+        # Executions as tuples of their fields, nodes as tuples too: cheaper
+        # to keep on every save than records, and rebuilt only when read.
+        self._executions: dict[str, tuple[Any, ...]] = {}
+        self._nodes: dict[str, dict[str, tuple[Any, ...]]] = {}
 
     async def create_workflow(self, record: WorkflowRecord) -> None:
         if record.workflow_id in self._workflows:
@@ -185,23 +194,46 @@ class MemoryStore(Store):
     async def save_execution(
         self, record: ExecutionRecord, nodes: Sequence[NodeRecord] = ()
     ) -> None:
-        self._executions[record.execution_id] = dataclasses.replace(record)
+        self._executions[record.execution_id] = execution_fields(record)
         if nodes:
-            kept = self._nodes.setdefault(record.execution_id, {})
+            kept = self._nodes.get(record.execution_id)
+            if kept is None:
+                kept = self._nodes[record.execution_id] = {}
             for node in nodes:
-                kept[node.node_execution_id] = node.snapshot()
+                kept[node.node_execution_id] = (
+                    node.execution_id,
+                    node.node_execution_id,
+                    node.position,
+                    node.node_id,
+                    node.node_name,
+                    [attempt.copy() for attempt in node.attempts],
+                )
 
     async def get_execution(
         self, execution_id: str, *, project_id: str | None = None
     ) -> ExecutionRecord | None:
-        record = self._executions.get(execution_id)
-        if record is None or project_id not in (None, record.project_id):
+        fields = self._executions.get(execution_id)
+        if fields is None:
             return None
-        return dataclasses.replace(record)
+        record = ExecutionRecord(*fields)
+        if project_id not in (None, record.project_id):
+            return None
+        return record
 
     async def get_nodes(self, execution_id: str) -> list[NodeRecord]:
-        nodes = self._nodes.get(execution_id, {}).values()
-        return sorted((n.snapshot() for n in nodes), key=lambda n: n.position)
+        nodes = [
+            NodeRecord(
+                execution_id=f[0],
+                node_execution_id=f[1],
+                position=f[2],
+                node_id=f[3],
+                node_name=f[4],
+                attempts=[attempt.copy() for attempt in f[5]],
+            )
+            for f in self._nodes.get(execution_id, {}).values()
+        ]
+        nodes.sort(key=lambda n: n.position)
+        return nodes
 
     async def list_executions(
         self,
@@ -215,9 +247,10 @@ class MemoryStore(Store):
         offset: int = 0,
     ) -> list[ExecutionRecord]:
         limit, offset = _check_page(limit, offset)
+        records = (ExecutionRecord(*fields) for fields in self._executions.values())
         found = [
             r
-            for r in self._executions.values()
+            for r in records
             if workflow_id in (None, r.workflow_id)
             and project_id in (None, r.project_id)
             and status in (None, r.status)
@@ -225,7 +258,7 @@ class MemoryStore(Store):
             and (until is None or r.begin_time <= until)
         ]
         found.sort(key=lambda r: (-r.begin_time, r.execution_id))
-        return [dataclasses.replace(r) for r in found[offset : offset + limit]]
+        return found[offset : offset + limit]
 
 
 _SCHEMA = """
@@ -268,6 +301,17 @@ _EXECUTION_FIELDS = tuple(
 )
 
 
+@dataclasses.dataclass(slots=True)
+class _Write:
+    """One save_execution, serialised, waiting for its group commit."""
+
+    execution_id: str
+    columns: tuple[str, str, str, str, int]
+    definition: dict[str, Any]
+    fields: str
+    nodes: list[tuple[str, str, int, str]]
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -300,6 +344,8 @@ class SQLiteStore(Store):
             )
         self.path = str(path)
         self._lock = threading.Lock()
+        self._pending: list[tuple[_Write, asyncio.Future[None]]] = []
+        self._commit_loop: asyncio.AbstractEventLoop | None = None
         self._db = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30
         )
@@ -430,43 +476,91 @@ class SQLiteStore(Store):
     async def save_execution(
         self, record: ExecutionRecord, nodes: Sequence[NodeRecord] = ()
     ) -> None:
-        fields = {name: getattr(record, name) for name in _EXECUTION_FIELDS}
-        statements: list[tuple[str, tuple[Any, ...]]] = [
+        # Saves made in the same turn of the event loop are committed in one
+        # transaction (a group commit); each save returns once it is committed.
+        write = _Write(
+            record.execution_id,
             (
-                "INSERT INTO executions VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (execution_id) DO UPDATE SET "
-                "status = excluded.status, record = excluded.record",
+                record.execution_id,
+                record.workflow_id,
+                record.project_id,
+                record.status,
+                record.begin_time,
+            ),
+            record.definition,
+            _dumps({name: getattr(record, name) for name in _EXECUTION_FIELDS}),
+            [
                 (
                     record.execution_id,
-                    record.workflow_id,
-                    record.project_id,
-                    record.status,
-                    record.begin_time,
-                    # Written once: an execution's definition never changes.
-                    _dumps(record.definition),
-                    _dumps(fields),
-                ),
-            )
-        ]
-        for node in nodes:
-            statements.append(
-                (
-                    "INSERT OR REPLACE INTO nodes VALUES (?, ?, ?, ?)",
-                    (
-                        record.execution_id,
-                        node.node_execution_id,
-                        node.position,
-                        _dumps(
-                            {
-                                "node_id": node.node_id,
-                                "node_name": node.node_name,
-                                "attempts": node.attempts,
-                            }
-                        ),
+                    node.node_execution_id,
+                    node.position,
+                    _dumps(
+                        {
+                            "node_id": node.node_id,
+                            "node_name": node.node_name,
+                            "attempts": node.attempts,
+                        }
                     ),
                 )
-            )
-        self._write(statements)
+                for node in nodes
+            ],
+        )
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._pending.append((write, done))
+        if self._commit_loop is not loop:
+            # (Also when a commit was due on a loop that ended before it ran.)
+            self._commit_loop = loop
+            loop.call_soon(self._commit)
+        await done
+
+    def _commit(self) -> None:
+        self._commit_loop = None
+        batch, self._pending = self._pending, []
+        error: BaseException | None = None
+        try:
+            with self._lock:
+                db = self._db
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    for write, _ in batch:
+                        status = write.columns[3]
+                        updated = db.execute(
+                            "UPDATE executions SET status = ?, record = ? "
+                            "WHERE execution_id = ?",
+                            (status, write.fields, write.execution_id),
+                        ).rowcount
+                        if not updated:
+                            # The definition is written once: it never changes.
+                            db.execute(
+                                "INSERT INTO executions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                (
+                                    *write.columns,
+                                    _dumps(write.definition),
+                                    write.fields,
+                                ),
+                            )
+                        if write.nodes:
+                            db.executemany(
+                                "INSERT OR REPLACE INTO nodes VALUES (?, ?, ?, ?)",
+                                write.nodes,
+                            )
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+        except Exception as exc:
+            error = exc
+        for _, done in batch:
+            if done.done():
+                continue
+            try:
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+            except RuntimeError:  # the future's loop has closed meanwhile
+                pass
 
     _EXECUTION_COLUMNS = "execution_id, workflow_id, project_id, record, definition"
 

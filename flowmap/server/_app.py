@@ -44,6 +44,7 @@ from ._signature import KeyRing
 
 __all__ = ["Backend", "create_app"]
 
+RawHeaders = list[tuple[bytes, bytes]]
 ExecutionStatus = Literal["running", "success", "fail", "timeout", "cancel"]
 STATUSES: tuple[str, ...] = ("running", "success", "fail", "timeout", "cancel")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -59,6 +60,7 @@ class Backend(Protocol):
     """
 
     async def startup(self) -> None: ...
+    def begin_shutdown(self) -> None: ...
     async def shutdown(self) -> None: ...
 
     async def create_workflow(self, project_id: str, body: Any) -> dict[str, Any]: ...
@@ -77,10 +79,10 @@ class Backend(Protocol):
     ) -> dict[str, Any]: ...
 
     async def start(
-        self, path_params: Mapping[str, str], headers: Mapping[str, str], body: Any
+        self, path_params: Mapping[str, str], headers: RawHeaders, body: bytes
     ) -> str: ...
     async def run_sync(
-        self, path_params: Mapping[str, str], headers: Mapping[str, str], body: Any
+        self, path_params: Mapping[str, str], headers: RawHeaders, body: bytes
     ) -> dict[str, Any]: ...
     async def list_executions(
         self,
@@ -124,8 +126,8 @@ def create_app(
 
     >>> from flowmap.flows import Runner
     >>> app = create_app(Runner({}))
-    >>> sorted({r.path.split("/")[-1] for r in app.routes})[:3]
-    ['openapi.json', 'retry', 'sync-executions']
+    >>> [route.path for route in app.routes][:2]
+    ['/v2/{project_id}/fgs/workflows', '/v2/{project_id}/fgs/workflows/{workflow_id}']
     """
     if max_body_bytes < 1:
         raise ValueError(f"max_body_bytes must be positive, not {max_body_bytes}")
@@ -136,9 +138,7 @@ def create_app(
         backend = RunnerBackend(runner, region=region, shutdown_grace=shutdown_grace)
     else:
         backend = runner
-    settings = Settings(
-        credentials=credentials, max_body_bytes=max_body_bytes, region=region
-    )
+    settings = Settings(credentials=credentials, max_body_bytes=max_body_bytes)
     routes = _Routes(backend, settings)
     base = "/v2/{project_id}/fgs/workflows"
     table: list[tuple[str, str, Any]] = [
@@ -199,11 +199,14 @@ def create_app(
             )
         return error_response(error)
 
-    return Starlette(
+    app = Starlette(
         routes=starlette_routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error},
     )
+    # serve() tells the backend as soon as a stop signal arrives.
+    app.state.backend = backend
+    return app
 
 
 def _dispatch(methods: dict[str, Any], settings: Settings) -> Any:
@@ -261,8 +264,11 @@ def _time_param(call: Call, name: str) -> datetime | None:
         ) from None
 
 
-def _headers(call: Call) -> dict[str, str]:
-    return {k: v for k, v in call.request.headers.items()}
+def _headers(call: Call) -> RawHeaders:
+    # The raw pairs, so that a header repeated with different values is
+    # refused by parse_start_request rather than one value silently kept.
+    headers: RawHeaders = call.request.scope["headers"]
+    return headers
 
 
 class _Routes:

@@ -7,6 +7,7 @@ their errors into :class:`~flowmap.api.ApiError` (the runner's errors are
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Mapping
@@ -23,8 +24,16 @@ from ..flows import (
     WorkflowNotFoundError,
     load_definition,
 )
-from ..flows._records import WorkflowRecord, format_time, workflow_info, workflow_urn
+from ..flows._records import (
+    WorkflowRecord,
+    format_time,
+    sync_response,
+    workflow_info,
+    workflow_urn,
+)
 from ._errors import CONFLICT, NOT_OBJECT, UNAVAILABLE
+
+RawHeaders = list[tuple[bytes, bytes]]
 
 __all__ = ["RunnerBackend"]
 
@@ -55,10 +64,13 @@ class RunnerBackend:
         self.shutdown_grace = shutdown_grace
         self.close_store = close_store
         self._closing = False
+        self._stopping = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- life cycle -------------------------------------------------------
 
     async def startup(self) -> None:
+        self._loop = asyncio.get_running_loop()
         found = await self.runner.recover()
         if found:
             log.warning(
@@ -68,8 +80,15 @@ class RunnerBackend:
                 ", ".join(found[:20]),
             )
 
+    def begin_shutdown(self) -> None:
+        """Refuse new starts and end sync waits; safe from a signal handler."""
+        self._closing = True
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+
     async def shutdown(self) -> None:
         self._closing = True
+        self._stopping.set()
         try:
             await self.runner.aclose(timeout=self.shutdown_grace)
         finally:
@@ -186,7 +205,7 @@ class RunnerBackend:
     # -- executions -------------------------------------------------------
 
     async def start(
-        self, path_params: Mapping[str, str], headers: Mapping[str, str], body: Any
+        self, path_params: Mapping[str, str], headers: RawHeaders, body: bytes
     ) -> str:
         request = parse_start_request(path_params, headers, body)
         self._check_open()
@@ -204,22 +223,36 @@ class RunnerBackend:
             raise _api_error(exc) from None
 
     async def run_sync(
-        self, path_params: Mapping[str, str], headers: Mapping[str, str], body: Any
+        self, path_params: Mapping[str, str], headers: RawHeaders, body: bytes
     ) -> dict[str, Any]:
         request = parse_start_request(path_params, headers, body)
-        self._check_open()
+        execution_id = await self.start(path_params, headers, body)
+        ended = asyncio.ensure_future(self.runner.wait(execution_id))
+        stopping = asyncio.ensure_future(self._stopping.wait())
         try:
-            return await self.runner.run_sync(
-                request.workflow_id,
-                request.input,
-                headers=request.headers,
-                project_id=request.project_id,
-                merge=request.merge,
-                workflow_run_id=request.workflow_run_id,
-                create_time=request.create_time,
-            )
-        except (WorkflowNotFoundError, ExecutionInputError) as exc:
-            raise _api_error(exc) from None
+            await asyncio.wait({ended, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not ended.done():
+                # Shutting down: the execution gets the grace to end, then the
+                # caller learns where to find it rather than losing the answer.
+                await asyncio.wait({ended}, timeout=self.shutdown_grace)
+            if not ended.done():
+                raise ApiError(
+                    503,
+                    UNAVAILABLE,
+                    f"the server is shutting down before execution {execution_id} "
+                    "ended; it is checkpointed: show it after the restart, and "
+                    "retry resumes it",
+                )
+        finally:
+            for future in (ended, stopping):
+                if not future.done():
+                    future.cancel()
+        record = await self.store.get_execution(
+            execution_id, project_id=request.project_id
+        )
+        if record is None:
+            raise ApiError.execution_not_found(execution_id)
+        return sync_response(record, await self.store.get_nodes(execution_id))
 
     async def list_executions(
         self,

@@ -41,7 +41,6 @@ class Settings:
 
     credentials: KeyRing | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
-    region: str = "local"
 
 
 @dataclass(slots=True)

@@ -127,6 +127,8 @@ _SCHEMAS: dict[str, Any] = {
             "output": _ANY,
             "errors": {
                 "type": "array",
+                "nullable": True,
+                "description": "null unless the status is fail",
                 "items": {"$ref": "#/components/schemas/SyncExecutionNodeErrorDetail"},
             },
             "begin_time": _TIME,
@@ -140,7 +142,11 @@ _SCHEMAS: dict[str, Any] = {
             "input": _ANY,
             "output": _ANY,
             "begin_time": {"type": "integer", "description": "epoch milliseconds"},
-            "end_time": {"type": "integer", "description": "epoch milliseconds"},
+            "end_time": {
+                "type": "integer",
+                "nullable": True,
+                "description": "epoch milliseconds; null while running",
+            },
             "error_message": _ANY,
             "request_id": {"type": "string"},
         },
@@ -316,6 +322,7 @@ def _document() -> dict[str, Any]:
                 [_PROJECT],
                 "WorkflowSimpleInfo",
                 body="WorkflowCreateBody",
+                errors=(400, 401, 404, 409),
             ),
             "get": _op(
                 "ListWorkflow",
@@ -349,6 +356,7 @@ def _document() -> dict[str, Any]:
                 [_PROJECT, _WORKFLOW],
                 "WorkflowSimpleInfo",
                 body="WorkflowCreateBody",
+                errors=(400, 401, 404, 409),
             ),
             "delete": _op(
                 "DeleteWorkflow",
@@ -365,6 +373,7 @@ def _document() -> dict[str, Any]:
                 [_PROJECT, _WORKFLOW, *_START_HEADERS],
                 "StartWorkflowExecutionResponse",
                 body="FlowExecuteBody",
+                errors=(400, 401, 404, 503),
             ),
             "get": _op(
                 "ListWorkflowExecutions",
@@ -388,6 +397,7 @@ def _document() -> dict[str, Any]:
                 [_PROJECT, _WORKFLOW, *_START_HEADERS],
                 "StartSyncWorkflowExecutionResponse",
                 body="FlowExecuteBody",
+                errors=(400, 401, 404, 503),
             )
         },
         ex: {
@@ -404,7 +414,7 @@ def _document() -> dict[str, Any]:
                 "resume a failed execution from its failed node",
                 [_PROJECT, _WORKFLOW, _EXECUTION],
                 "Empty",
-                errors=(400, 401, 404, 409),
+                errors=(400, 401, 404, 409, 503),
             )
         },
         ex + "/terminate": {

@@ -14,7 +14,7 @@ import math
 import signal
 import sys
 import threading
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..errors import FlowmapError
 
@@ -106,12 +106,22 @@ def serve(
         port=port,
         lifespan="on",
         log_level="warning",
+        access_log=False,
         server_header=False,
         # Requests in flight (a sync execution) get the same grace as the
         # runner's executions; then they are cancelled and checkpointed.
         timeout_graceful_shutdown=max(1, math.ceil(shutdown_grace)),
     )
-    server = uvicorn.Server(config)
+    backend = app.state.backend
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # At the signal, before uvicorn waits for requests in flight:
+            # new starts get 503 and sync waits give their answer.
+            backend.begin_shutdown()
+            super().handle_exit(sig, frame)
+
+    server = Server(config)
     # uvicorn re-raises the signal that stopped it once it has shut down, to
     # die of it; a completed graceful shutdown is a normal exit (status 0),
     # so the handlers it restores before re-raising do nothing.
