@@ -202,7 +202,9 @@ class PostgresStore(Store):
                 "a postgresql:// store needs psycopg 3: pip install 'flowmap[postgres]'"
             ) from None
         if not lease > 0:
-            raise ValueError(f"lease must be a positive number of seconds: {lease}")
+            raise StoreError(
+                f"the lease must be a positive number of seconds, not {lease}"
+            )
         self.url = url
         self.lease = float(lease)
         self.holder = _holder_name()
