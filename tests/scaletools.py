@@ -51,10 +51,17 @@ def _which(name: str, extra: list[Path] = []) -> str | None:  # noqa: B006
     return shutil.which(name)
 
 
+def _missing(reason: str) -> None:
+    # CI installs both servers (.ci/run): there a missing one is a failure.
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the scale tests, but {reason}")
+    pytest.skip(reason)
+
+
 def require_redis() -> str:
     found = _which("redis-server")
     if found is None:
-        pytest.skip(
+        _missing(
             "redis-server is not installed (apt-get install redis-server; "
             ".ci/run installs it)"
         )
@@ -65,7 +72,7 @@ def require_postgres() -> tuple[str, str]:
     initdb = _which("initdb", PG_BIN_DIRS)
     pg_ctl = _which("pg_ctl", PG_BIN_DIRS)
     if initdb is None or pg_ctl is None:
-        pytest.skip(
+        _missing(
             "PostgreSQL's initdb/pg_ctl are not installed (apt-get install "
             "postgresql; .ci/run installs it)"
         )
@@ -73,11 +80,11 @@ def require_postgres() -> tuple[str, str]:
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run as")
+            _missing("running as root and there is no 'postgres' user to run as")
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        pytest.skip("psycopg is not installed (pip install 'flowmap[postgres]')")
+        _missing("psycopg is not installed (pip install 'flowmap[postgres]')")
     return initdb, pg_ctl
 
 
