@@ -1,7 +1,8 @@
 """The store contract, checked on every store: memory, SQLite and PostgreSQL.
 
-The same tests run on each store, so a PostgreSQL store is exactly as good a
-home for records as the embedded ones. The PostgreSQL tests use a real
+The same tests run on each store (these, and the contract tests of
+tests/test_flows_store.py), so a PostgreSQL store is exactly as good a home
+for records as the embedded ones. The PostgreSQL tests use a real
 server (see scaletools.py); the lease tests at the end are PostgreSQL's own.
 """
 
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+import test_flows_store
 from scaletools import PostgresServer
 
 from flowmap.flows import (
@@ -27,6 +30,14 @@ from flowmap.flows import (
 )
 
 STORE_KINDS = ("memory", "sqlite", "postgres")
+
+# flowrun's store contract (tests/test_flows_store.py) runs here too, on every
+# store of STORE_KINDS: each of its tests that takes only ``make_store``.
+for _name, _test in vars(test_flows_store).items():
+    if _name.startswith("test_") and list(inspect.signature(_test).parameters) == [
+        "make_store"
+    ]:
+        globals()[f"test_flows_store_{_name[5:]}"] = _test
 
 
 @pytest.fixture(scope="module")

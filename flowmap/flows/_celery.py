@@ -216,6 +216,7 @@ class CeleryExecutor:
         self.queue = queue or app.conf.task_default_queue
         self.reconnect_timeout = reconnect_timeout
         self._timeout_error = CeleryTimeout
+        self._in_flight: set[threading.Event] = set()
         self._threads = ThreadPoolExecutor(
             max_waiting, thread_name_prefix="flowmap-celery"
         )
@@ -230,6 +231,7 @@ class CeleryExecutor:
     ) -> Any:
         cancelled = threading.Event()
         loop = asyncio.get_running_loop()
+        self._in_flight.add(cancelled)
         try:
             answer = await loop.run_in_executor(
                 self._threads, self._call, name, operation, event, context, cancelled
@@ -237,6 +239,8 @@ class CeleryExecutor:
         except asyncio.CancelledError:
             cancelled.set()
             raise
+        finally:
+            self._in_flight.discard(cancelled)
         if "ok" in answer:
             return answer["ok"]
         error = answer["error"]
@@ -321,7 +325,10 @@ class CeleryExecutor:
                 pause = min(1.0, pause * 2)
 
     async def aclose(self) -> None:
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        """Stop waiting for calls in flight (within a second) and end the threads."""
+        for cancelled in list(self._in_flight):
+            cancelled.set()
+        await asyncio.to_thread(self._threads.shutdown, True, cancel_futures=True)
 
 
 class _Cancelled(Exception):
