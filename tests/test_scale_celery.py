@@ -238,3 +238,15 @@ def test_redis_stopped_for_a_moment(
     for record in shown.values():
         assert record["status"] == "success", record
         assert record["output"]["n"] == 3
+
+
+def test_worker_command_errors_are_one_line(tmp_path: Path) -> None:
+    import io
+
+    from flowmap.cli import main
+
+    stderr = io.StringIO()
+    missing = str(tmp_path / "nope.py")
+    assert main(["worker", "--functions", missing], stderr=stderr) == 1
+    assert stderr.getvalue().startswith("flowmap: error: ")
+    assert "nope.py" in stderr.getvalue() and "Traceback" not in stderr.getvalue()
