@@ -435,3 +435,80 @@ def test_postgres_unreachable_database_says_so() -> None:
     pytest.importorskip("psycopg")
     with pytest.raises(FlowmapError, match="cannot connect to the PostgreSQL"):
         PostgresStore("postgresql://nobody@127.0.0.1:1/none", connect_timeout=2)
+
+
+def test_postgres_a_runner_that_lost_its_lease_stops_at_its_next_write(
+    pg_url: str,
+) -> None:
+    from flowmap.flows import PostgresStore, Runner, load_definition
+
+    definition = load_definition(
+        {
+            "name": "two",
+            "start": "a",
+            "functions": [
+                {"name": "f", "operation": "urn:fss:local:p1:function:default:f"}
+            ],
+            "states": [
+                {
+                    "id": state,
+                    "name": state.upper(),
+                    "type": "Operation",
+                    "actions": [{"function_ref": {"ref_name": "f"}}],
+                    **({"transition": "b"} if state == "a" else {"end": True}),
+                }
+                for state in ("a", "b")
+            ],
+        }
+    )
+    calls: list[tuple[str, str]] = []
+
+    async def main() -> tuple[dict[str, Any], str]:
+        gate = asyncio.Event()
+
+        async def stuck(event: Any, context: dict[str, Any]) -> Any:
+            calls.append(("first", context["state_id"]))
+            await gate.wait()
+            return {"by": "first"}
+
+        async def quick(event: Any, context: dict[str, Any]) -> Any:
+            calls.append(("second", context["state_id"]))
+            return {"by": "second"}
+
+        store_one = PostgresStore(pg_url, lease=0.6)
+        store_two = PostgresStore(pg_url, lease=0.6)
+        one = Runner({"f": stuck}, store=store_one)
+        two = Runner({"f": quick}, store=store_two)
+        store_two.attach(two)
+        try:
+            execution_id = await one.start(definition, {})
+            while not calls:
+                await asyncio.sleep(0.01)
+            # The first runner's process "hangs": it stops renewing its leases.
+            store_one._stop.set()
+            deadline = time.monotonic() + 15
+            while True:
+                record = await store_two.get_execution(execution_id)
+                assert record is not None
+                if record.status != "running":
+                    break
+                assert time.monotonic() < deadline, "not taken over"
+                await asyncio.sleep(0.05)
+            # Its call returns at last: its next write is refused, it stops.
+            gate.set()
+            final = await one.wait(execution_id)
+            return await two.get(execution_id), final
+        finally:
+            await one.aclose()
+            await two.aclose()
+            await store_one.close()
+            await store_two.close()
+
+    shown, final = asyncio.run(main())
+    assert final == shown["status"] == "success"
+    assert shown["output"] == {"by": "second"}
+    assert calls == [("first", "a"), ("second", "a"), ("second", "b")]
+    first, second = shown["node_execution_details"]
+    assert [a["status"] for a in first["executions"]] == ["fail", "success"]
+    assert "taken over" in first["executions"][0]["error_message"]
+    assert [a["status"] for a in second["executions"]] == ["success"]

@@ -353,15 +353,17 @@ class PostgresStore(Store):
         db: psycopg.Connection[Any] | None = None
         while not self._stop.wait(self.lease / 3):
             with self._lock:
-                if not self._held:
-                    continue
+                held = list(self._held)
+            if not held:
+                continue
             try:
                 if db is None or db.closed:
                     db = self._connect()
                 db.execute(
                     f"UPDATE flowmap_executions SET lease_until = {_NOW} + %s "
-                    "WHERE holder = %s AND status = 'running'",
-                    (int(self.lease * 1000), self.holder),
+                    "WHERE holder = %s AND status = 'running' "
+                    "AND execution_id = ANY(%s)",
+                    (int(self.lease * 1000), self.holder, held),
                 )
             except Exception as exc:
                 log.warning("renewing leases failed (retrying): %s", exc)
@@ -536,7 +538,14 @@ class PostgresStore(Store):
                         )
             return True
 
-        saved = await self._call(work)
+        try:
+            saved = await self._call(work)
+        except BaseException:
+            # The runner abandons an execution whose save failed: stop
+            # renewing its lease, so that a live runner takes it over.
+            with self._lock:
+                self._held.discard(execution_id)
+            raise
         with self._lock:
             if saved and running:
                 self._held.add(execution_id)
