@@ -197,8 +197,10 @@ def main() -> None:
             for process in workers:
                 process.close()
     finally:
-        asyncio.run(executor.aclose())
-        redis.close()
+        try:
+            asyncio.run(executor.aclose())
+        finally:
+            redis.close()
 
     print("Flows on Celery workers (Redis on loopback; one runner, MemoryStore)")
     print()
