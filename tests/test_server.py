@@ -348,6 +348,7 @@ def test_bad_input(api: Api, case: dict[str, Any]) -> None:
     assert response.status_code == case["status"], response.text
     body = response.json()
     assert set(body) == {"error_code", "error_msg"}
+    assert response.headers["x-request-id"]
     assert body["error_code"] == case["error_code"]
     assert 2 <= len(body["error_msg"]) <= 512
     for text in case.get("message_has", []):
@@ -414,6 +415,14 @@ def test_defect_is_500_without_internal_detail(
     request_id = response.headers["x-request-id"]
     assert request_id in body["error_msg"]
     assert any(request_id in r.getMessage() for r in caplog.records)
+
+
+def test_head_requests(api: Api) -> None:
+    workflow_id = api.create()
+    found = api.client.head(f"{BASE}/{workflow_id}")
+    assert found.status_code == 200 and found.content == b""
+    assert api.client.head(f"{BASE}/nope").status_code == 404
+    assert api.client.head(BASE).status_code == 200
 
 
 def test_openapi_document_is_served(api: Api) -> None:

@@ -287,3 +287,23 @@ def test_sigterm_during_a_sync_execution(tmp_path: Path) -> None:
         client.post(f"{BASE}/{gated}/executions/{execution_id}/retry")
         assert wait_for(client, gated, execution_id, TERMINAL)["status"] == "success"
         server.stop()
+
+
+def test_every_accepted_start_survives_sigkill(tmp_path: Path) -> None:
+    gate = tmp_path / "gate-open"
+    accepted: list[str] = []
+    with serve(tmp_path) as server, httpx.Client(base_url=server.url) as client:
+        gated = client.post(BASE, json=GATED).json()["id"]
+        for _ in range(50):
+            response = client.post(
+                f"{BASE}/{gated}/executions", json={"input": {"gate": str(gate)}}
+            )
+            assert response.status_code == 200
+            accepted.append(response.json()["execution_id"])
+        server.stop(signal.SIGKILL)  # right after the last answer
+    with serve(tmp_path) as server, httpx.Client(base_url=server.url) as client:
+        for execution_id in accepted:
+            shown = client.get(f"{BASE}/{gated}/executions/{execution_id}")
+            assert shown.status_code == 200, execution_id
+            assert shown.json()["status"] == "fail"  # interrupted, retryable
+        server.stop()

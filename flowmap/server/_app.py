@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, Protocol
@@ -197,13 +198,21 @@ def create_app(
             error = ApiError(
                 404, NO_ROUTE, f"no route {request.method} {request.url.path}"
             )
-        return error_response(error)
+        return error_response(error, uuid.uuid4().hex)
+
+    async def defect(request: Request, exc: Exception) -> Response:
+        # Only what escaped the routes' own handling (see _http.endpoint);
+        # Starlette logs the traceback, the caller gets the usual body.
+        return error_response(ApiError.internal(), uuid.uuid4().hex)
 
     app = Starlette(
         routes=starlette_routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={HTTPException: http_error, Exception: defect},
     )
+    # A trailing slash is another path: 404 with the error body rather than
+    # a redirect (which a signed request could not follow unchanged).
+    app.router.redirect_slashes = False
     # serve() tells the backend as soon as a stop signal arrives.
     app.state.backend = backend
     return app
@@ -211,6 +220,9 @@ def create_app(
 
 def _dispatch(methods: dict[str, Any], settings: Settings) -> Any:
     wrapped = {m: endpoint(h, settings) for m, h in methods.items()}
+
+    if "GET" in wrapped:  # Starlette routes HEAD with GET; so do we
+        wrapped["HEAD"] = wrapped["GET"]
 
     async def dispatch(request: Request) -> Response:
         return await wrapped[request.method](request)
