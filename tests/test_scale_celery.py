@@ -45,8 +45,8 @@ URN = "urn:fss:local:p1:function:default:{}:latest"
 @pytest.fixture(scope="module")
 def redis() -> Iterator[RedisServer]:
     server = RedisServer()
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.close()

@@ -43,8 +43,8 @@ for _name, _test in vars(test_flows_store).items():
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresServer]:
     server = PostgresServer()
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.close()
