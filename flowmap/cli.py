@@ -276,14 +276,27 @@ def _parser() -> argparse.ArgumentParser:
     from .server import _cli as serve_cli
 
     serve_cli.add_parser(sub).set_defaults(handler=_serve)
+    from .flows import _worker as worker_cli
+
+    worker_cli.add_parser(sub).set_defaults(handler=_worker)
     return parser
+
+
+def _log_stream(io: _IO) -> IO[str]:
+    # Long-running commands log to stderr; a closed stderr discards the log.
+    return io.stderr if io.stderr is not None else open(os.devnull, "w")
 
 
 def _serve(args: argparse.Namespace, io: _IO) -> int:
     from .server import _cli as serve_cli
 
-    stderr = io.stderr if io.stderr is not None else open(os.devnull, "w")  # noqa: SIM115
-    return serve_cli.run(args, stderr)
+    return serve_cli.run(args, _log_stream(io))
+
+
+def _worker(args: argparse.Namespace, io: _IO) -> int:
+    from .flows import _worker as worker_cli
+
+    return worker_cli.run(args, _log_stream(io))
 
 
 def main(

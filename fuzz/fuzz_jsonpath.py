@@ -26,6 +26,11 @@ import atheris  # type: ignore[import-untyped]
 if __name__ == "__main__":
     with atheris.instrument_imports(include=["flowmap"]):
         import flowmap
+
+        # flowmap loads its modules on first use: load them here, inside the
+        # instrumentation, so that the fuzzer sees their coverage.
+        import flowmap.jsonpath
+        import flowmap.jsonpath._iregexp
         from flowmap.errors import RegexLimitError
 else:  # imported by the test suite: nothing to instrument
     import flowmap

@@ -11,6 +11,7 @@
 (2, 'NORMAL')
 """
 
+from ._celery import CeleryExecutor, celery_app
 from ._clock import Clock, ManualClock, SystemClock
 from ._definition import (
     Action,
@@ -26,6 +27,7 @@ from ._definition import (
 )
 from ._executor import EmbeddedExecutor, Executor, FunctionFailure
 from ._functions import load_functions
+from ._postgres import PostgresStore, open_store
 from ._problems import DefinitionError, Problem
 from ._records import ExecutionRecord, NodeRecord, WorkflowRecord
 from ._run_errors import (
@@ -41,6 +43,7 @@ from ._store import MemoryStore, SQLiteStore, Store
 
 __all__ = [
     "Action",
+    "CeleryExecutor",
     "Clock",
     "Definition",
     "DefinitionError",
@@ -60,6 +63,7 @@ __all__ = [
     "NodeRecord",
     "OnError",
     "OperationState",
+    "PostgresStore",
     "Problem",
     "RetryPolicy",
     "Runner",
@@ -70,6 +74,8 @@ __all__ = [
     "SystemClock",
     "WorkflowNotFoundError",
     "WorkflowRecord",
+    "celery_app",
     "load_definition",
     "load_functions",
+    "open_store",
 ]

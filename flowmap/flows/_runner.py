@@ -703,6 +703,36 @@ class Runner:
         self._launch(record, retry=True)
         return execution_id
 
+    async def take_over(self, record: ExecutionRecord) -> None:
+        """Continue here a ``running`` execution whose runner has gone.
+
+        For stores that hand executions over (``PostgresStore``, once the
+        lease of the runner that ran it has expired and this one has claimed
+        it): the attempts it left ``running`` end as ``fail`` (interrupted),
+        and the execution resumes from its checkpoint, its interrupted node
+        getting a new attempt.
+        """
+        execution_id = record.execution_id
+        if execution_id in self._tasks:
+            return
+        nodes = await self.store.get_nodes(execution_id)
+        now = self._now_ms()
+        changed = []
+        for node in nodes:
+            for attempt in node.attempts:
+                if attempt["status"] == "running":
+                    attempt["status"] = "fail"
+                    attempt["end_time"] = now
+                    attempt["error_message"] = (
+                        "interrupted: the runner running it stopped; taken over"
+                    )
+                    changed.append(node)
+        record.owner = self.owner
+        record.last_update_time = now
+        self._running[execution_id] = self._loaded(record.definition)
+        await self.store.save_execution(record, changed)
+        self._launch(record, retry=True)
+
     async def recover(self, *, all_owners: bool = False) -> builtins.list[str]:
         """Mark executions whose runner process died; returns their ids.
 
@@ -711,6 +741,10 @@ class Runner:
         becomes ``fail`` with an error saying so, and can then be resumed
         with :meth:`retry`. Call it when a runner starts on a durable store.
         """
+        if getattr(self.store, "leases", False):
+            # The store hands such executions over to live runners when
+            # their lease expires (see take_over); marking them would race.
+            return []
         found = []
         offset = 0
         while True:

@@ -49,8 +49,29 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     s.add_argument(
         "--db",
         default="flowmap.db",
-        help="SQLite file of workflows and executions, or :memory: "
-        "(default: flowmap.db)",
+        help="SQLite file of workflows and executions, or :memory:, or a "
+        "postgresql:// URL shared by several servers (default: flowmap.db)",
+    )
+    s.add_argument(
+        "--broker",
+        metavar="URL",
+        help="Redis URL: call functions on Celery workers (flowmap worker) "
+        "instead of in this process (needs flowmap[celery]; docs/scale.md)",
+    )
+    s.add_argument(
+        "--lease",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="with a postgresql:// --db: how long an execution of a server that "
+        "died waits before another server takes it over (default: 30)",
+    )
+    s.add_argument(
+        "--visibility-timeout",
+        type=_seconds,
+        default=3600.0,
+        metavar="SECONDS",
+        help="with --broker: as the workers' --visibility-timeout (default: 3600)",
     )
     s.add_argument(
         "--functions",
@@ -108,6 +129,9 @@ def run(args: argparse.Namespace, stderr: IO[str]) -> int:
             region=args.region,
             shutdown_grace=args.grace,
             stderr=stderr,
+            broker=args.broker,
+            lease=args.lease,
+            visibility_timeout=args.visibility_timeout,
         )
     except FlowmapError as exc:
         stderr.write(f"flowmap: error: {exc}\n")

@@ -67,11 +67,14 @@ def serve(
     region: str = "local",
     shutdown_grace: float = 10.0,
     stderr: IO[str] | None = None,
+    broker: str | None = None,
+    lease: float = 30.0,
+    visibility_timeout: float = 3600.0,
 ) -> int:
     """Run the server until it is told to stop; returns the exit status."""
     import uvicorn
 
-    from ..flows import Runner, SQLiteStore, load_functions
+    from ..flows import Runner, load_functions, open_store
     from ._app import create_app
     from ._http import DEFAULT_MAX_BODY
     from ._signature import load_credentials
@@ -80,7 +83,19 @@ def serve(
     keys = load_credentials(credentials) if credentials else None
     check_bind(host, keys is not None)
     registry = load_functions(functions) if functions else {}
-    runner = Runner(registry, store=SQLiteStore(db))
+    # Issue 12: --db postgresql://... shares one database between servers;
+    # --broker sends function calls to Celery workers (docs/scale.md).
+    store = open_store(db, lease=lease)
+    executor = None
+    if broker:
+        from ..flows import CeleryExecutor, celery_app
+
+        app_ = celery_app(broker, visibility_timeout=visibility_timeout)
+        executor = CeleryExecutor(app_)
+    runner = Runner(registry, store=store, executor=executor)
+    attach = getattr(store, "attach", None)
+    if attach is not None:
+        attach(runner)  # takes over executions whose runner died
     app = create_app(
         runner,
         credentials=keys,
