@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from flowtools import strip
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsoncompare import containers, same
@@ -96,21 +97,6 @@ def sleep(id: str, duration: float, transition: str | None = None) -> dict[str, 
     else:
         state["end"] = True
     return state
-
-
-def strip(shown: dict[str, Any]) -> list[dict[str, Any]]:
-    """The node details of a record without times and ids."""
-    return [
-        {
-            "node_id": detail["node_id"],
-            "node_name": detail["node_name"],
-            "executions": [
-                {k: e[k] for k in ("status", "input", "output", "error_message")}
-                for e in detail["executions"]
-            ],
-        }
-        for detail in shown["node_execution_details"]
-    ]
 
 
 # -- flow cases ------------------------------------------------------------
