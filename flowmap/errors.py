@@ -36,6 +36,7 @@ __all__ = [
     "MissingValueError",
     "QueryTypeError",
     "RegexLimitError",
+    "render_caret",
     "render_location",
 ]
 
@@ -75,8 +76,13 @@ def _escape_name(name: str) -> str:
     return "".join(out)
 
 
-def _caret(expression: str, position: int) -> str:
-    """Show the line of ``expression`` that holds ``position`` with a caret."""
+def render_caret(expression: str, position: int, *, indent: str = "  ") -> str:
+    """Show the line of ``expression`` that holds ``position`` with a caret.
+
+    >>> print(render_caret("$.a\\n$.b c", 8, indent=""))
+    $.b c
+        ^
+    """
     start = expression.rfind("\n", 0, position) + 1
     end = expression.find("\n", position)
     if end == -1:
@@ -84,7 +90,7 @@ def _caret(expression: str, position: int) -> str:
     line = expression[start:end]
     # Tabs keep their width so that the caret lines up under the character.
     pad = "".join("\t" if ch == "\t" else " " for ch in line[: position - start])
-    return f"  {line}\n  {pad}^"
+    return f"{indent}{line}\n{indent}{pad}^"
 
 
 class FlowmapError(Exception):
@@ -149,7 +155,7 @@ class JSONPathSyntaxError(FlowmapError, ValueError):
     def __str__(self) -> str:
         return (
             f"{self.reason} at line {self.line}, column {self.column}:\n"
-            f"{_caret(self.expression, self.position)}"
+            f"{render_caret(self.expression, self.position)}"
         )
 
 
