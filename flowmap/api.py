@@ -244,19 +244,44 @@ def _path_param(params: MappingABC[str, str], name: str, limit: int) -> str:
     return value
 
 
+# strict_loads and RepeatedKeyError are also the server's (flowmap.server reads
+# every request body with them); they are not in __all__.
+
+
+class RepeatedKeyError(ValueError):
+    """JSON text repeats ``key`` in one object (see :func:`strict_loads`)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def strict_loads(text: str) -> Any:
+    """:func:`json.loads` that refuses repeated keys, ``NaN`` and ``Infinity``.
+
+    A repeated key raises :class:`RepeatedKeyError`; bad syntax
+    :class:`json.JSONDecodeError`; ``NaN``, ``Infinity`` or an integer beyond
+    the interpreter's digit limit :class:`ValueError`; too deep a nesting
+    :class:`RecursionError`. Callers turn each into their own error.
+
+    >>> strict_loads('{"a": [1, 2.5]}')
+    {'a': [1, 2.5]}
+    >>> strict_loads('{"a": 1, "a": 2}')
+    Traceback (most recent call last):
+    flowmap.api.RepeatedKeyError: a
+    """
+    return json.loads(
+        text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+    )
+
+
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise _DuplicateKey(key)
+            raise RepeatedKeyError(key)
         out[key] = value
     return out
-
-
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
 
 
 def _reject_constant(name: str) -> Any:
@@ -275,12 +300,8 @@ def _read_body(body: bytes | bytearray | str | MappingABC[str, Any]) -> Any:
             f"the body is not valid UTF-8 (byte {exc.start}); send JSON in UTF-8",
         ) from None
     try:
-        return json.loads(
-            text,
-            object_pairs_hook=_reject_duplicates,
-            parse_constant=_reject_constant,
-        )
-    except _DuplicateKey as exc:
+        return strict_loads(text)
+    except RepeatedKeyError as exc:
         raise ApiError(
             400,
             "FLOWMAP.1001",
