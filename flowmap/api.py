@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from .errors import FlowmapError, MergeOptionError
+from .errors import FlowmapError, MergeOptionError, json_kind
 from .merging import parse_merge_header
 
 __all__ = [
@@ -325,20 +325,6 @@ def _read_body(body: bytes | bytearray | str | MappingABC[str, Any]) -> Any:
         ) from None
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object" if isinstance(value, MappingABC) else type(value).__name__
-
-
 def parse_start_request(
     path_params: MappingABC[str, str],
     headers: MappingABC[str, str] | Iterable[tuple[str | bytes, str | bytes]],
@@ -376,7 +362,9 @@ def parse_start_request(
     parsed = _read_body(body)
     if not isinstance(parsed, MappingABC):
         raise ApiError(
-            400, "FLOWMAP.1002", f"the body must be a JSON object, not {_kind(parsed)}"
+            400,
+            "FLOWMAP.1002",
+            f"the body must be a JSON object, not {json_kind(parsed)}",
         )
     unknown = [key for key in parsed if key not in _BODY_FIELDS]
     if unknown:
@@ -396,7 +384,7 @@ def parse_start_request(
         raise ApiError(
             400,
             "FLOWMAP.1004",
-            f'"input" must be an object, not {_kind(data)}',
+            f'"input" must be an object, not {json_kind(data)}',
             field="input",
         )
     extra = parsed.get("headers")
@@ -406,7 +394,7 @@ def parse_start_request(
         raise ApiError(
             400,
             "FLOWMAP.1004",
-            f'"headers" must be an object, not {_kind(extra)}',
+            f'"headers" must be an object, not {json_kind(extra)}',
             field="headers",
         )
     return StartRequest(

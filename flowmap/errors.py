@@ -36,6 +36,7 @@ __all__ = [
     "MissingValueError",
     "QueryTypeError",
     "RegexLimitError",
+    "json_kind",
     "render_caret",
     "render_location",
 ]
@@ -91,6 +92,29 @@ def render_caret(expression: str, position: int, *, indent: str = "  ") -> str:
     # Tabs keep their width so that the caret lines up under the character.
     pad = "".join("\t" if ch == "\t" else " " for ch in line[: position - start])
     return f"{indent}{line}\n{indent}{pad}^"
+
+
+def json_kind(value: object) -> str:
+    """Name a value's JSON type with its article, for messages ("not an array").
+
+    >>> [json_kind(v) for v in (None, True, 1.5, "a", [], {})]
+    ['null', 'a boolean', 'a number', 'a string', 'an array', 'an object']
+    >>> json_kind({1, 2})
+    'set'
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 class FlowmapError(Exception):
