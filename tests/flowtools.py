@@ -46,6 +46,19 @@ def chain(
     }
 
 
+async def run_sync_case(runner: Any, definition: Any, case: dict[str, Any]) -> Any:
+    """``runner.run_sync`` of a case of tests/data/flow_cases.json, with its options."""
+    return await runner.run_sync(
+        definition,
+        case["input"],
+        headers=case.get("headers"),
+        project_id=case.get("project_id", "default"),
+        merge=case.get("merge"),
+        workflow_run_id=case.get("workflow_run_id"),
+        create_time=case.get("create_time"),
+    )
+
+
 def strip(shown: dict[str, Any]) -> list[dict[str, Any]]:
     """The node details of a record without times and ids."""
     return [

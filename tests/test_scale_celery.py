@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("celery")
 
-from flowtools import chain, strip
+from flowtools import chain, run_sync_case, strip
 from jsoncompare import same
 from scaletools import RedisServer, worker
 
@@ -92,15 +92,7 @@ def run_case(case: dict[str, Any], runner_executor: Any) -> dict[str, Any]:
         async with Runner(
             None, executor=runner_executor, store=MemoryStore(), clock=ManualClock()
         ) as runner:
-            sync = await runner.run_sync(
-                definition,
-                case["input"],
-                headers=case.get("headers"),
-                project_id=case.get("project_id", "default"),
-                merge=case.get("merge"),
-                workflow_run_id=case.get("workflow_run_id"),
-                create_time=case.get("create_time"),
-            )
+            sync = await run_sync_case(runner, definition, case)
             return await runner.get(sync["execution_id"])
 
     return asyncio.run(main())
