@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import NoReturn
 
 from ..errors import JSONPathSyntaxError
-from ..jsonpath import Query, parse_literal, parse_prefix
+from ..jsonpath import Cursor, Query, parse_literal, parse_prefix
 from ..jsonpath import compile as compile_query
 from ._functions import FUNCTIONS
 
@@ -187,36 +186,8 @@ at line 1, column 1:
     return _CallParser(text).whole()
 
 
-class _CallParser:
-    __slots__ = ("n", "pos", "text")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.n = len(text)
-        self.pos = 0
-
-    def error(self, reason: str, pos: int | None = None) -> NoReturn:
-        raise JSONPathSyntaxError(reason, self.text, self.pos if pos is None else pos)
-
-    def peek(self) -> str:
-        return self.text[self.pos] if self.pos < self.n else ""
-
-    def describe(self) -> str:
-        if self.pos >= self.n:
-            return "end of expression"
-        return repr(self.text[self.pos])
-
-    def skip_blank(self) -> None:
-        text, n, pos = self.text, self.n, self.pos
-        while pos < n and text[pos] in _BLANK:
-            pos += 1
-        self.pos = pos
-
-    def expect(self, token: str, what: str) -> None:
-        if self.text.startswith(token, self.pos):
-            self.pos += len(token)
-        else:
-            self.error(f"expected {what}, found {self.describe()}")
+class _CallParser(Cursor):
+    __slots__ = ()
 
     def whole(self) -> Call:
         if not self.text.startswith("States."):
