@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from flowtools import chain  # noqa: E402
 from scaletools import Process, RedisServer, worker  # noqa: E402
 
 from flowmap.flows import (  # noqa: E402
@@ -49,38 +50,14 @@ QUICK = "--quick" in sys.argv
 
 
 def five_nodes(function: str, **arguments: Any) -> Any:
-    states = []
-    for index in range(5):
-        state: dict[str, Any] = {
-            "id": f"s{index}",
-            "name": f"S{index}",
-            "type": "Operation",
-            "actions": [
-                {
-                    "function_ref": {
-                        "ref_name": function,
-                        "arguments": {"n": "$.n | 0", **arguments},
-                    }
-                }
-            ],
-        }
-        if index == 4:
-            state["end"] = True
-        else:
-            state["transition"] = f"s{index + 1}"
-        states.append(state)
     return load_definition(
-        {
-            "name": function,
-            "start": "s0",
-            "functions": [
-                {
-                    "name": function,
-                    "operation": f"urn:fss:local:p1:function:default:{function}",
-                }
-            ],
-            "states": states,
-        }
+        chain(
+            function,
+            [f"s{index}" for index in range(5)],
+            function,
+            f"urn:fss:local:p1:function:default:{function}",
+            arguments,
+        )
     )
 
 

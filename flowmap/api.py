@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from .errors import FlowmapError, MergeOptionError
+from .errors import FlowmapError, MergeOptionError, json_kind
 from .merging import parse_merge_header
 
 __all__ = [
@@ -244,19 +244,44 @@ def _path_param(params: MappingABC[str, str], name: str, limit: int) -> str:
     return value
 
 
+# strict_loads and RepeatedKeyError are also the server's (flowmap.server reads
+# every request body with them); they are not in __all__.
+
+
+class RepeatedKeyError(ValueError):
+    """JSON text repeats ``key`` in one object (see :func:`strict_loads`)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def strict_loads(text: str) -> Any:
+    """:func:`json.loads` that refuses repeated keys, ``NaN`` and ``Infinity``.
+
+    A repeated key raises :class:`RepeatedKeyError`; bad syntax
+    :class:`json.JSONDecodeError`; ``NaN``, ``Infinity`` or an integer beyond
+    the interpreter's digit limit :class:`ValueError`; too deep a nesting
+    :class:`RecursionError`. Callers turn each into their own error.
+
+    >>> strict_loads('{"a": [1, 2.5]}')
+    {'a': [1, 2.5]}
+    >>> strict_loads('{"a": 1, "a": 2}')
+    Traceback (most recent call last):
+    flowmap.api.RepeatedKeyError: a
+    """
+    return json.loads(
+        text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+    )
+
+
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise _DuplicateKey(key)
+            raise RepeatedKeyError(key)
         out[key] = value
     return out
-
-
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
 
 
 def _reject_constant(name: str) -> Any:
@@ -275,12 +300,8 @@ def _read_body(body: bytes | bytearray | str | MappingABC[str, Any]) -> Any:
             f"the body is not valid UTF-8 (byte {exc.start}); send JSON in UTF-8",
         ) from None
     try:
-        return json.loads(
-            text,
-            object_pairs_hook=_reject_duplicates,
-            parse_constant=_reject_constant,
-        )
-    except _DuplicateKey as exc:
+        return strict_loads(text)
+    except RepeatedKeyError as exc:
         raise ApiError(
             400,
             "FLOWMAP.1001",
@@ -302,20 +323,6 @@ def _read_body(body: bytes | bytearray | str | MappingABC[str, Any]) -> Any:
         raise ApiError(
             400, "FLOWMAP.1001", f"the body is not valid JSON: {exc}"
         ) from None
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object" if isinstance(value, MappingABC) else type(value).__name__
 
 
 def parse_start_request(
@@ -355,7 +362,9 @@ def parse_start_request(
     parsed = _read_body(body)
     if not isinstance(parsed, MappingABC):
         raise ApiError(
-            400, "FLOWMAP.1002", f"the body must be a JSON object, not {_kind(parsed)}"
+            400,
+            "FLOWMAP.1002",
+            f"the body must be a JSON object, not {json_kind(parsed)}",
         )
     unknown = [key for key in parsed if key not in _BODY_FIELDS]
     if unknown:
@@ -375,7 +384,7 @@ def parse_start_request(
         raise ApiError(
             400,
             "FLOWMAP.1004",
-            f'"input" must be an object, not {_kind(data)}',
+            f'"input" must be an object, not {json_kind(data)}',
             field="input",
         )
     extra = parsed.get("headers")
@@ -385,7 +394,7 @@ def parse_start_request(
         raise ApiError(
             400,
             "FLOWMAP.1004",
-            f'"headers" must be an object, not {_kind(extra)}',
+            f'"headers" must be an object, not {json_kind(extra)}',
             field="headers",
         )
     return StartRequest(

@@ -36,6 +36,8 @@ __all__ = [
     "MissingValueError",
     "QueryTypeError",
     "RegexLimitError",
+    "json_kind",
+    "render_caret",
     "render_location",
 ]
 
@@ -75,8 +77,13 @@ def _escape_name(name: str) -> str:
     return "".join(out)
 
 
-def _caret(expression: str, position: int) -> str:
-    """Show the line of ``expression`` that holds ``position`` with a caret."""
+def render_caret(expression: str, position: int, *, indent: str = "  ") -> str:
+    """Show the line of ``expression`` that holds ``position`` with a caret.
+
+    >>> print(render_caret("$.a\\n$.b c", 8, indent=""))
+    $.b c
+        ^
+    """
     start = expression.rfind("\n", 0, position) + 1
     end = expression.find("\n", position)
     if end == -1:
@@ -84,7 +91,30 @@ def _caret(expression: str, position: int) -> str:
     line = expression[start:end]
     # Tabs keep their width so that the caret lines up under the character.
     pad = "".join("\t" if ch == "\t" else " " for ch in line[: position - start])
-    return f"  {line}\n  {pad}^"
+    return f"{indent}{line}\n{indent}{pad}^"
+
+
+def json_kind(value: object) -> str:
+    """Name a value's JSON type with its article, for messages ("not an array").
+
+    >>> [json_kind(v) for v in (None, True, 1.5, "a", [], {})]
+    ['null', 'a boolean', 'a number', 'a string', 'an array', 'an object']
+    >>> json_kind({1, 2})
+    'set'
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 class FlowmapError(Exception):
@@ -149,7 +179,7 @@ class JSONPathSyntaxError(FlowmapError, ValueError):
     def __str__(self) -> str:
         return (
             f"{self.reason} at line {self.line}, column {self.column}:\n"
-            f"{_caret(self.expression, self.position)}"
+            f"{render_caret(self.expression, self.position)}"
         )
 
 

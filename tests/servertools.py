@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from scaletools import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,13 +56,6 @@ class LiveServer:
     ) -> None:
         self.server.should_exit = True
         self.thread.join(15)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class ServeProcess:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from flowtools import run_sync_case, strip
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsoncompare import containers, same
@@ -98,21 +99,6 @@ def sleep(id: str, duration: float, transition: str | None = None) -> dict[str, 
     return state
 
 
-def strip(shown: dict[str, Any]) -> list[dict[str, Any]]:
-    """The node details of a record without times and ids."""
-    return [
-        {
-            "node_id": detail["node_id"],
-            "node_name": detail["node_name"],
-            "executions": [
-                {k: e[k] for k in ("status", "input", "output", "error_message")}
-                for e in detail["executions"]
-            ],
-        }
-        for detail in shown["node_execution_details"]
-    ]
-
-
 # -- flow cases ------------------------------------------------------------
 
 
@@ -127,15 +113,7 @@ def test_flow_case(name: str, store_kind: str) -> None:
     async def main() -> tuple[dict[str, Any], dict[str, Any]]:
         store = STORES[store_kind]()
         async with Runner(FUNCTIONS, store=store, clock=clock) as runner:
-            sync = await runner.run_sync(
-                definition,
-                case["input"],
-                headers=case.get("headers"),
-                project_id=case.get("project_id", "default"),
-                merge=case.get("merge"),
-                workflow_run_id=case.get("workflow_run_id"),
-                create_time=case.get("create_time"),
-            )
+            sync = await run_sync_case(runner, definition, case)
             shown = await runner.get(sync["execution_id"])
         await store.close()
         return sync, shown

@@ -18,6 +18,7 @@ import pytest
 
 pytest.importorskip("celery")
 
+from flowtools import chain, run_sync_case, strip
 from jsoncompare import same
 from scaletools import RedisServer, worker
 
@@ -84,20 +85,6 @@ def executor(redis: RedisServer, workers: list[Any]) -> Iterator[CeleryExecutor]
         asyncio.run(executor.aclose())
 
 
-def strip(shown: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        {
-            "node_id": detail["node_id"],
-            "node_name": detail["node_name"],
-            "executions": [
-                {k: e[k] for k in ("status", "input", "output", "error_message")}
-                for e in detail["executions"]
-            ],
-        }
-        for detail in shown["node_execution_details"]
-    ]
-
-
 def run_case(case: dict[str, Any], runner_executor: Any) -> dict[str, Any]:
     definition = load_definition(case["definition"])
 
@@ -105,15 +92,7 @@ def run_case(case: dict[str, Any], runner_executor: Any) -> dict[str, Any]:
         async with Runner(
             None, executor=runner_executor, store=MemoryStore(), clock=ManualClock()
         ) as runner:
-            sync = await runner.run_sync(
-                definition,
-                case["input"],
-                headers=case.get("headers"),
-                project_id=case.get("project_id", "default"),
-                merge=case.get("merge"),
-                workflow_run_id=case.get("workflow_run_id"),
-                create_time=case.get("create_time"),
-            )
+            sync = await run_sync_case(runner, definition, case)
             return await runner.get(sync["execution_id"])
 
     return asyncio.run(main())
@@ -158,32 +137,7 @@ def test_many_calls_at_once(executor: CeleryExecutor) -> None:
 
 
 def three_steps(function: str, **arguments: Any) -> dict[str, Any]:
-    states = []
-    for index, state_id in enumerate("abc"):
-        state: dict[str, Any] = {
-            "id": state_id,
-            "name": state_id.upper(),
-            "type": "Operation",
-            "actions": [
-                {
-                    "function_ref": {
-                        "ref_name": function,
-                        "arguments": {"n": "$.n | 0", **arguments},
-                    }
-                }
-            ],
-        }
-        if index == 2:
-            state["end"] = True
-        else:
-            state["transition"] = "abc"[index + 1]
-        states.append(state)
-    return {
-        "name": "three",
-        "start": "a",
-        "functions": [{"name": function, "operation": URN.format(function)}],
-        "states": states,
-    }
+    return chain("three", "abc", function, URN.format(function), arguments)
 
 
 def test_a_worker_killed_during_a_call(

@@ -20,6 +20,7 @@ pytest.importorskip("celery")
 pytest.importorskip("uvicorn")
 
 import httpx
+from flowtools import chain
 from scaletools import (
     FLOWMAP,
     PostgresServer,
@@ -39,37 +40,13 @@ TERMINAL = {"success", "fail", "timeout", "cancel"}
 
 
 def flow(function: str, nodes: int, **arguments: Any) -> dict[str, Any]:
-    states = []
-    for index in range(nodes):
-        state: dict[str, Any] = {
-            "id": f"s{index}",
-            "name": f"S{index}",
-            "type": "Operation",
-            "actions": [
-                {
-                    "function_ref": {
-                        "ref_name": function,
-                        "arguments": {"n": "$.n | 0", **arguments},
-                    }
-                }
-            ],
-        }
-        if index == nodes - 1:
-            state["end"] = True
-        else:
-            state["transition"] = f"s{index + 1}"
-        states.append(state)
-    return {
-        "name": f"{function}-{nodes}",
-        "start": "s0",
-        "functions": [
-            {
-                "name": function,
-                "operation": f"urn:fss:local:{PROJECT}:function:default:{function}",
-            }
-        ],
-        "states": states,
-    }
+    return chain(
+        f"{function}-{nodes}",
+        [f"s{index}" for index in range(nodes)],
+        function,
+        f"urn:fss:local:{PROJECT}:function:default:{function}",
+        arguments,
+    )
 
 
 class Serve:

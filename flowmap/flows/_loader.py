@@ -17,6 +17,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import flowmap
+from flowmap.errors import json_kind
 
 from ._definition import (
     Action,
@@ -64,7 +65,7 @@ def load(obj: MappingABC[str, Any]) -> Definition:
         raise DefinitionError(problems)
     if not isinstance(doc, dict):
         raise DefinitionError(
-            [Problem((), f"a flow definition is a JSON object, not {_kind(doc)}")]
+            [Problem((), f"a flow definition is a JSON object, not {json_kind(doc)}")]
         )
     too_long = _too_long(doc)
     if too_long:
@@ -115,20 +116,6 @@ def _plain(value: Any, parts: Parts, problems: list[Problem], depth: int) -> Any
         ]
     problems.append(Problem(parts, f"{type(value).__name__} is not a JSON value"))
     return None
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
 
 
 def _order_key(doc: Any, parts: Parts) -> tuple[tuple[int, str], ...]:
@@ -260,7 +247,7 @@ def _describe(error: Any, parts: Parts) -> list[Problem]:
             return [Problem(parts, error.schema["description"])]
         names = [value] if isinstance(value, str) else list(value)
         wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in names)
-        return [Problem(parts, f"must be {wanted}, not {_kind(instance)}")]
+        return [Problem(parts, f"must be {wanted}, not {json_kind(instance)}")]
     if kind == "enum":
         choices = ", ".join(repr(choice) for choice in value if choice is not None)
         return [Problem(parts, f"must be one of {choices}, not {instance!r}")]

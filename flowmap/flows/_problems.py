@@ -5,19 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flowmap import FlowmapError
-from flowmap.errors import render_location
+from flowmap.errors import render_caret, render_location
 
 __all__ = ["DefinitionError", "Problem"]
-
-
-def _caret(expression: str, position: int) -> str:
-    start = expression.rfind("\n", 0, position) + 1
-    end = expression.find("\n", position)
-    if end == -1:
-        end = len(expression)
-    line = expression[start:end]
-    pad = "".join("\t" if ch == "\t" else " " for ch in line[: position - start])
-    return f"    {line}\n    {pad}^"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +48,7 @@ class Problem:
     def __str__(self) -> str:
         text = f"{self.location}: {self.message}"
         if self.expression is not None and self.position is not None:
-            text += "\n" + _caret(self.expression, self.position)
+            text += "\n" + render_caret(self.expression, self.position, indent="    ")
         return text
 
 

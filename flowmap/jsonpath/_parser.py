@@ -45,31 +45,49 @@ def _is_name_char(ch: str) -> bool:
     return _is_name_first(ch) or ch in _DIGITS
 
 
-class Parser:
-    """Parse one expression; use :func:`parse`."""
+class Cursor:
+    """A position in an expression's text, for hand-written parsers.
 
-    __slots__ = ("depth", "n", "pos", "text")
+    The JSONPath parser and its neighbours' parsers (mapping leaves, Step
+    Functions intrinsic calls) read text with it, so that they all report
+    errors the same way: a :class:`~flowmap.JSONPathSyntaxError` whose
+    position indexes the whole text.
+
+    >>> c = Cursor("a  b")
+    >>> c.pos = 1
+    >>> c.skip_blank()
+    >>> c.pos, c.peek(), c.describe()
+    (3, 'b', "'b'")
+    >>> c.expect("c", "a 'c'")
+    Traceback (most recent call last):
+    flowmap.errors.JSONPathSyntaxError: expected a 'c', found 'b' at line 1, column 4:
+      a  b
+         ^
+    """
+
+    __slots__ = ("n", "pos", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.n = len(text)
         self.pos = 0
-        self.depth = 0
-
-    # --- helpers ----------------------------------------------------------
 
     def error(self, reason: str, pos: int | None = None) -> NoReturn:
+        """Raise the syntax error ``reason`` at ``pos`` (default: here)."""
         raise JSONPathSyntaxError(reason, self.text, self.pos if pos is None else pos)
 
     def peek(self) -> str:
+        """The character here, or ``""`` at the end."""
         return self.text[self.pos] if self.pos < self.n else ""
 
     def describe(self) -> str:
+        """What is here, for messages ("found ..."): the character or the end."""
         if self.pos >= self.n:
             return "end of expression"
         return repr(self.text[self.pos])
 
     def skip_blank(self) -> None:
+        """Move past blank space (RFC 9535's space, tab, newline, return)."""
         text, n, pos = self.text, self.n, self.pos
         if pos >= n or text[pos] not in _BLANK:
             return
@@ -78,10 +96,23 @@ class Parser:
         self.pos = pos
 
     def expect(self, token: str, what: str) -> None:
+        """Move past ``token``, or raise "expected ``what``, found ..."."""
         if self.text.startswith(token, self.pos):
             self.pos += len(token)
         else:
             self.error(f"expected {what}, found {self.describe()}")
+
+
+class Parser(Cursor):
+    """Parse one expression; use :func:`parse`."""
+
+    __slots__ = ("depth",)
+
+    def __init__(self, text: str) -> None:
+        Cursor.__init__(self, text)
+        self.depth = 0
+
+    # --- helpers ----------------------------------------------------------
 
     def enter(self) -> None:
         self.depth += 1

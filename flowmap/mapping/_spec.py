@@ -11,10 +11,10 @@ import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NoReturn
+from typing import Any
 
 from ..errors import JSONPathSyntaxError, MappingError
-from ..jsonpath import Query, parse_literal, parse_prefix
+from ..jsonpath import Cursor, Query, parse_literal, parse_prefix
 
 Location = tuple[str | int, ...]
 
@@ -210,7 +210,7 @@ def parse_leaf(text: str, location: Location) -> Leaf | Literal:
 _BLANK = " \t\n\r"
 
 
-class _LeafParser:
+class _LeafParser(Cursor):
     """Read a leaf: alternatives separated by ``|``, each a path or a literal.
 
     Paths are read by :func:`flowmap.jsonpath.parse_prefix` (parsed once,
@@ -219,26 +219,11 @@ class _LeafParser:
     JSONPathSyntaxError whose position indexes the whole leaf.
     """
 
-    __slots__ = ("location", "n", "pos", "text")
+    __slots__ = ("location",)
 
     def __init__(self, text: str, location: Location) -> None:
-        self.text = text
-        self.n = len(text)
-        self.pos = 0
+        Cursor.__init__(self, text)
         self.location = location
-
-    def error(self, reason: str, pos: int | None = None) -> NoReturn:
-        raise JSONPathSyntaxError(reason, self.text, self.pos if pos is None else pos)
-
-    def peek(self) -> str:
-        return self.text[self.pos] if self.pos < self.n else ""
-
-    def describe(self) -> str:
-        return repr(self.text[self.pos]) if self.pos < self.n else "end of expression"
-
-    def skip_blank(self) -> None:
-        while self.pos < self.n and self.text[self.pos] in _BLANK:
-            self.pos += 1
 
     def parse(self) -> Leaf:
         alts: list[PathAlt | ConstAlt] = []

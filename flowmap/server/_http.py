@@ -24,6 +24,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..api import RepeatedKeyError, strict_loads
 from ._errors import BAD_JSON, BAD_SIGNATURE, TOO_LARGE, ApiError
 from ._signature import KeyRing, SignatureError, verify_signature
 
@@ -69,10 +70,8 @@ class Call:
                 400, BAD_JSON, f"the request body is not UTF-8 (byte {exc.start})"
             ) from None
         try:
-            return json.loads(
-                text, parse_constant=_reject_constant, object_pairs_hook=_no_repeats
-            )
-        except _RepeatedKey as exc:
+            return strict_loads(text)
+        except RepeatedKeyError as exc:
             raise ApiError(
                 400,
                 BAD_JSON,
@@ -94,25 +93,6 @@ class Call:
             raise ApiError(
                 400, BAD_JSON, "the request body is nested too deeply"
             ) from None
-
-
-class _RepeatedKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _RepeatedKey(key)
-        out[key] = value
-    return out
-
-
-def _reject_constant(token: str) -> Any:
-    raise ValueError(f"{token} is not a JSON value")
 
 
 Handler = Callable[[Call], Awaitable[Response]]

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from ..errors import json_kind
 from ._errors import StatesRuntimeError
 
 __all__ = ["FUNCTIONS", "Intrinsic", "format_parts", "java_text"]
@@ -51,22 +52,6 @@ def _invalid(name: str, detail: str) -> StatesRuntimeError:
     return StatesRuntimeError("States.Runtime", f"Invalid arguments in {name}", detail)
 
 
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -74,7 +59,7 @@ def _is_number(value: Any) -> bool:
 def _truncated(name: str, value: Any, what: str) -> int:
     """An integer argument: numbers are truncated towards zero, as AWS does."""
     if not _is_number(value):
-        raise _invalid(name, f"the {what} must be a number, not {_type_name(value)}")
+        raise _invalid(name, f"the {what} must be a number, not {json_kind(value)}")
     if isinstance(value, float):
         if not math.isfinite(value):
             raise _invalid(name, f"the {what} must be a finite number")
@@ -84,13 +69,13 @@ def _truncated(name: str, value: Any, what: str) -> int:
 
 def _string(name: str, value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise _invalid(name, f"the {what} must be a string, not {_type_name(value)}")
+        raise _invalid(name, f"the {what} must be a string, not {json_kind(value)}")
     return value
 
 
 def _array(name: str, value: Any, what: str = "first argument") -> list[Any]:
     if not isinstance(value, list):
-        raise _invalid(name, f"the {what} must be an array, not {_type_name(value)}")
+        raise _invalid(name, f"the {what} must be an array, not {json_kind(value)}")
     return value
 
 
@@ -275,11 +260,11 @@ def _json_merge(first: Any, second: Any, deep: Any) -> dict[str, Any]:
     name = "States.JsonMerge"
     if not isinstance(first, dict):
         raise _invalid(
-            name, f"the first argument must be an object, not {_type_name(first)}"
+            name, f"the first argument must be an object, not {json_kind(first)}"
         )
     if not isinstance(second, dict):
         raise _invalid(
-            name, f"the second argument must be an object, not {_type_name(second)}"
+            name, f"the second argument must be an object, not {json_kind(second)}"
         )
     if deep is True:
         raise _invalid(
@@ -463,9 +448,7 @@ def _math_add(first: Any, second: Any) -> int:
     numbers = []
     for value, what in ((first, "first argument"), (second, "second argument")):
         if not _is_number(value):
-            raise _invalid(
-                name, f"the {what} must be a number, not {_type_name(value)}"
-            )
+            raise _invalid(name, f"the {what} must be a number, not {json_kind(value)}")
         if isinstance(value, float):
             if not math.isfinite(value):
                 raise _invalid(name, f"the {what} must be a finite number")

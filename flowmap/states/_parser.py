@@ -22,11 +22,11 @@ Blank space may surround every argument. Every error is a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import NoReturn
 
 from ..errors import JSONPathSyntaxError
-from ..jsonpath import Query, parse_prefix
+from ..jsonpath import Cursor, Query, parse_literal, parse_prefix
 from ..jsonpath import compile as compile_query
 from ._functions import FUNCTIONS
 
@@ -39,6 +39,8 @@ MAX_INT_DIGITS = 4300
 
 _BLANK = " \t\n\r"
 _DIGITS = "0123456789"
+# A whole integer: no leading zero, no fraction or exponent after it.
+_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)(?![0-9.eE])")
 _NAME_CHARS = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_."
 )
@@ -184,36 +186,8 @@ at line 1, column 1:
     return _CallParser(text).whole()
 
 
-class _CallParser:
-    __slots__ = ("n", "pos", "text")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.n = len(text)
-        self.pos = 0
-
-    def error(self, reason: str, pos: int | None = None) -> NoReturn:
-        raise JSONPathSyntaxError(reason, self.text, self.pos if pos is None else pos)
-
-    def peek(self) -> str:
-        return self.text[self.pos] if self.pos < self.n else ""
-
-    def describe(self) -> str:
-        if self.pos >= self.n:
-            return "end of expression"
-        return repr(self.text[self.pos])
-
-    def skip_blank(self) -> None:
-        text, n, pos = self.text, self.n, self.pos
-        while pos < n and text[pos] in _BLANK:
-            pos += 1
-        self.pos = pos
-
-    def expect(self, token: str, what: str) -> None:
-        if self.text.startswith(token, self.pos):
-            self.pos += len(token)
-        else:
-            self.error(f"expected {what}, found {self.describe()}")
+class _CallParser(Cursor):
+    __slots__ = ()
 
     def whole(self) -> Call:
         if not self.text.startswith("States."):
@@ -310,44 +284,14 @@ class _CallParser:
 
     def number(self) -> int | float:
         """A JSON number (as RFC 9535 literals are written)."""
-        start = pos = self.pos
-        text, n = self.text, self.n
-        if text[pos] == "-":
-            pos += 1
-        if pos >= n or text[pos] not in _DIGITS:
-            self.error("expected a digit after '-'", pos)
-        if text[pos] == "0":
-            pos += 1
-            if pos < n and text[pos] in _DIGITS:
-                self.error("leading zeros are not allowed", pos - 1)
-        while pos < n and text[pos] in _DIGITS:
-            pos += 1
-        integer = True
-        if pos < n and text[pos] == ".":
-            pos += 1
-            if pos >= n or text[pos] not in _DIGITS:
-                self.error("expected a digit after '.'", pos)
-            while pos < n and text[pos] in _DIGITS:
-                pos += 1
-            integer = False
-        if pos < n and text[pos] in "eE":
-            pos += 1
-            if pos < n and text[pos] in "+-":
-                pos += 1
-            if pos >= n or text[pos] not in _DIGITS:
-                self.error("expected a digit in the exponent", pos)
-            while pos < n and text[pos] in _DIGITS:
-                pos += 1
-            integer = False
-        self.pos = pos
-        literal = text[start:pos]
-        if integer:
-            if len(literal.lstrip("-")) > MAX_INT_DIGITS:
-                self.error(f"an integer of more than {MAX_INT_DIGITS:,} digits", start)
-            return int(literal)
-        value = float(literal)
-        if value in (float("inf"), float("-inf")):
-            self.error("number out of range", start)
+        start = self.pos
+        # A well-formed integer is refused beyond Python's int() digit limit
+        # before the JSONPath reader (whose own limit is higher) converts it.
+        whole = _INTEGER.match(self.text, start)
+        if whole is not None and len(whole[0].lstrip("-")) > MAX_INT_DIGITS:
+            self.error(f"an integer of more than {MAX_INT_DIGITS:,} digits", start)
+        value, self.pos = parse_literal(self.text, start)
+        assert isinstance(value, int | float)
         return value
 
     def string(self) -> Const:
