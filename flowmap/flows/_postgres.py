@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import json
 import logging
 import os
 import socket
@@ -42,8 +40,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..errors import FlowmapError
-from ._records import ExecutionRecord, NodeRecord, Status, WorkflowRecord
-from ._store import MAX_LIST, SQLiteStore, Store
+from ._records import ExecutionRecord, NodeRecord
+from ._store import (
+    EXECUTION_COLUMNS,
+    SQLiteStore,
+    SQLStore,
+    Store,
+    dumps,
+    execution_from_row,
+    execution_text,
+    node_rows,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -133,13 +140,6 @@ CREATE TABLE IF NOT EXISTS flowmap_nodes (
 # Milliseconds on the database's clock: leases never depend on a runner's.
 _NOW = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
 
-_EXECUTION_FIELDS = tuple(
-    f.name
-    for f in dataclasses.fields(ExecutionRecord)
-    if f.name not in ("execution_id", "workflow_id", "project_id", "definition")
-)
-_EXECUTION_COLUMNS = "execution_id, workflow_id, project_id, record, definition"
-
 # The fence (see the module docstring). %(me)s is this store's holder name;
 # %(revive)s is False for an execution this store held until it was ended
 # elsewhere, so that its stale runner cannot bring it back to life.
@@ -160,15 +160,11 @@ WHERE e.holder = %(me)s
 """
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 def _holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-class PostgresStore(Store):
+class PostgresStore(SQLStore):
     """Workflows, executions and node records in a PostgreSQL database.
 
     ``url`` is a libpq connection string (``postgresql://user@host:5432/db``).
@@ -185,6 +181,10 @@ class PostgresStore(Store):
     """
 
     leases = True
+    _MARK = "%s"
+    _WORKFLOWS = "flowmap_workflows"
+    _EXECUTIONS = "flowmap_executions"
+    _NODES = "flowmap_nodes"
 
     def __init__(
         self,
@@ -212,6 +212,7 @@ class PostgresStore(Store):
             takeover_interval if takeover_interval is not None else self.lease / 3
         )
         self._psycopg = psycopg
+        self._duplicate = psycopg.errors.UniqueViolation
         self._connect_timeout = connect_timeout
         self._pool = ThreadPoolExecutor(
             max_connections, thread_name_prefix="flowmap-pg"
@@ -324,11 +325,11 @@ class PostgresStore(Store):
                 WHERE status = 'running' AND lease_until < {_NOW}
                 ORDER BY lease_until LIMIT 50
                 FOR UPDATE SKIP LOCKED)
-            RETURNING {_EXECUTION_COLUMNS}
+            RETURNING {EXECUTION_COLUMNS}
             """,
             {"me": self.holder, "lease_ms": int(self.lease * 1000)},
         ).fetchall()
-        records = [self._execution(row) for row in rows]
+        records = [execution_from_row(row) for row in rows]
         with self._lock:
             self._held.update(r.execution_id for r in records)
         return records
@@ -374,118 +375,15 @@ class PostgresStore(Store):
         if db is not None:
             db.close()
 
-    # -- workflows ------------------------------------------------------
+    # -- statements (the queries are SQLStore's) ----------------------
 
-    @staticmethod
-    def _workflow(row: Any) -> WorkflowRecord:
-        return WorkflowRecord(
-            workflow_id=row[0],
-            project_id=row[1],
-            name=row[2],
-            definition=json.loads(row[3]),
-            created_time=row[4],
-            updated_time=row[5],
-            created_by=row[6],
-        )
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return await self._call(lambda db: db.execute(sql, params).fetchall())
 
-    async def create_workflow(self, record: WorkflowRecord) -> None:
-        unique = self._psycopg.errors.UniqueViolation
-
-        def work(db: psycopg.Connection[Any]) -> bool:
-            try:
-                db.execute(
-                    "INSERT INTO flowmap_workflows VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    (
-                        record.workflow_id,
-                        record.project_id,
-                        record.name,
-                        _dumps(record.definition),
-                        record.created_time,
-                        record.updated_time,
-                        record.created_by,
-                    ),
-                )
-            except unique:
-                return False
-            return True
-
-        if not await self._call(work):
-            raise KeyError(record.workflow_id)
-
-    async def get_workflow(
-        self, workflow_id: str, *, project_id: str | None = None
-    ) -> WorkflowRecord | None:
-        rows = await self._call(
-            lambda db: db.execute(
-                "SELECT * FROM flowmap_workflows WHERE workflow_id = %s",
-                (workflow_id,),
-            ).fetchall()
-        )
-        if not rows or project_id not in (None, rows[0][1]):
-            return None
-        return self._workflow(rows[0])
-
-    async def list_workflows(
-        self,
-        project_id: str,
-        *,
-        name: str | None = None,
-        limit: int = MAX_LIST,
-        offset: int = 0,
-    ) -> list[WorkflowRecord]:
-        limit, offset = max(0, min(limit, MAX_LIST)), max(0, offset)
-        sql = "SELECT * FROM flowmap_workflows WHERE project_id = %s"
-        params: tuple[Any, ...] = (project_id,)
-        if name is not None:
-            sql += " AND name = %s"
-            params += (name,)
-        sql += " ORDER BY created_time DESC, workflow_id LIMIT %s OFFSET %s"
-        rows = await self._call(
-            lambda db: db.execute(sql, (*params, limit, offset)).fetchall()
-        )
-        return [self._workflow(r) for r in rows]
-
-    async def update_workflow(self, record: WorkflowRecord) -> bool:
-        def work(db: psycopg.Connection[Any]) -> bool:
-            cursor = db.execute(
-                "UPDATE flowmap_workflows SET name = %s, definition = %s, "
-                "created_time = %s, updated_time = %s, created_by = %s "
-                "WHERE workflow_id = %s AND project_id = %s",
-                (
-                    record.name,
-                    _dumps(record.definition),
-                    record.created_time,
-                    record.updated_time,
-                    record.created_by,
-                    record.workflow_id,
-                    record.project_id,
-                ),
-            )
-            return cursor.rowcount > 0
-
-        return await self._call(work)
-
-    async def delete_workflow(
-        self, workflow_id: str, *, project_id: str | None = None
-    ) -> bool:
-        sql = "DELETE FROM flowmap_workflows WHERE workflow_id = %s"
-        params: tuple[Any, ...] = (workflow_id,)
-        if project_id is not None:
-            sql += " AND project_id = %s"
-            params += (project_id,)
-        return await self._call(lambda db: db.execute(sql, params).rowcount > 0)
+    async def _change(self, sql: str, params: Sequence[Any]) -> int:
+        return await self._call(lambda db: db.execute(sql, params).rowcount)
 
     # -- executions -----------------------------------------------------
-
-    @staticmethod
-    def _execution(row: Any) -> ExecutionRecord:
-        return ExecutionRecord(
-            execution_id=row[0],
-            workflow_id=row[1],
-            project_id=row[2],
-            definition=json.loads(row[4]),
-            **json.loads(row[3]),
-        )
 
     async def save_execution(
         self, record: ExecutionRecord, nodes: Sequence[NodeRecord] = ()
@@ -500,41 +398,27 @@ class PostgresStore(Store):
             "project_id": record.project_id,
             "status": record.status,
             "begin_time": record.begin_time,
-            "definition": _dumps(record.definition),
-            "record": _dumps({n: getattr(record, n) for n in _EXECUTION_FIELDS}),
+            "definition": dumps(record.definition),
+            "record": execution_text(record),
             "holder": self.holder if running else None,
             "lease_ms": int(self.lease * 1000),
             "me": self.holder,
             "revive": revive,
         }
-        node_rows = [
-            (
-                execution_id,
-                node.node_execution_id,
-                node.position,
-                _dumps(
-                    {
-                        "node_id": node.node_id,
-                        "node_name": node.node_name,
-                        "attempts": node.attempts,
-                    }
-                ),
-            )
-            for node in nodes
-        ]
+        rows = node_rows(execution_id, nodes)
 
         def work(db: psycopg.Connection[Any]) -> bool:
             with db.transaction():
                 if db.execute(_SAVE, params).rowcount == 0:
                     return False
-                if node_rows:
+                if rows:
                     with db.cursor() as cursor:
                         cursor.executemany(
                             "INSERT INTO flowmap_nodes VALUES (%s, %s, %s, %s) "
                             "ON CONFLICT (execution_id, node_execution_id) "
                             "DO UPDATE SET position = excluded.position, "
                             "record = excluded.record",
-                            node_rows,
+                            rows,
                         )
             return True
 
@@ -555,76 +439,6 @@ class PostgresStore(Store):
             raise LeaseLostError(execution_id)
         if running:
             self._start_heartbeat()
-
-    async def get_execution(
-        self, execution_id: str, *, project_id: str | None = None
-    ) -> ExecutionRecord | None:
-        rows = await self._call(
-            lambda db: db.execute(
-                f"SELECT {_EXECUTION_COLUMNS} FROM flowmap_executions "
-                "WHERE execution_id = %s",
-                (execution_id,),
-            ).fetchall()
-        )
-        if not rows or project_id not in (None, rows[0][2]):
-            return None
-        return self._execution(rows[0])
-
-    async def get_nodes(self, execution_id: str) -> list[NodeRecord]:
-        rows = await self._call(
-            lambda db: db.execute(
-                "SELECT node_execution_id, position, record FROM flowmap_nodes "
-                "WHERE execution_id = %s ORDER BY position",
-                (execution_id,),
-            ).fetchall()
-        )
-        nodes = []
-        for node_execution_id, position, text in rows:
-            data = json.loads(text)
-            nodes.append(
-                NodeRecord(
-                    execution_id=execution_id,
-                    node_execution_id=node_execution_id,
-                    position=position,
-                    node_id=data["node_id"],
-                    node_name=data["node_name"],
-                    attempts=data["attempts"],
-                )
-            )
-        return nodes
-
-    async def list_executions(
-        self,
-        *,
-        workflow_id: str | None = None,
-        project_id: str | None = None,
-        status: Status | None = None,
-        since: int | None = None,
-        until: int | None = None,
-        limit: int = MAX_LIST,
-        offset: int = 0,
-    ) -> list[ExecutionRecord]:
-        limit, offset = max(0, min(limit, MAX_LIST)), max(0, offset)
-        where: list[str] = []
-        params: list[Any] = []
-        for column, op, value in (
-            ("workflow_id", "=", workflow_id),
-            ("project_id", "=", project_id),
-            ("status", "=", status),
-            ("begin_time", ">=", since),
-            ("begin_time", "<=", until),
-        ):
-            if value is not None:
-                where.append(f"{column} {op} %s")
-                params.append(value)
-        sql = f"SELECT {_EXECUTION_COLUMNS} FROM flowmap_executions"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY begin_time DESC, execution_id LIMIT %s OFFSET %s"
-        rows = await self._call(
-            lambda db: db.execute(sql, (*params, limit, offset)).fetchall()
-        )
-        return [self._execution(row) for row in rows]
 
     async def close(self) -> None:
         """Stop renewing leases and taking over, and close every connection.

@@ -11,6 +11,10 @@ fits beside the two embedded ones here:
   Every save is one transaction, so a process that dies loses nothing that a
   save had returned from.
 
+Both SQL stores (this one and ``PostgresStore``) build on :class:`SQLStore`:
+the rows, their conversion to records and every query but the save of an
+execution are written once there.
+
 Records are saved whole (``save_execution`` writes the execution and the
 node records given with it in one transaction) so that a store needs no
 knowledge of how a runner works.
@@ -26,7 +30,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from ._records import (
     ExecutionRecord,
@@ -302,6 +306,234 @@ _EXECUTION_FIELDS = tuple(
     if f.name not in ("execution_id", "workflow_id", "project_id", "definition")
 )
 
+# The columns :func:`execution_from_row` reads, in its order.
+EXECUTION_COLUMNS = "execution_id, workflow_id, project_id, record, definition"
+
+
+def dumps(value: Any) -> str:
+    """The compact JSON text a SQL store keeps."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def workflow_row(record: WorkflowRecord) -> tuple[Any, ...]:
+    """A workflow as the values of its row, in the table's column order."""
+    return (
+        record.workflow_id,
+        record.project_id,
+        record.name,
+        dumps(record.definition),
+        record.created_time,
+        record.updated_time,
+        record.created_by,
+    )
+
+
+def workflow_from_row(row: Any) -> WorkflowRecord:
+    return WorkflowRecord(
+        workflow_id=row[0],
+        project_id=row[1],
+        name=row[2],
+        definition=json.loads(row[3]),
+        created_time=row[4],
+        updated_time=row[5],
+        created_by=row[6],
+    )
+
+
+def execution_text(record: ExecutionRecord) -> str:
+    """The ``record`` column of an execution: the fields without a column."""
+    return dumps({name: getattr(record, name) for name in _EXECUTION_FIELDS})
+
+
+def execution_from_row(row: Any) -> ExecutionRecord:
+    """An execution from the values of :data:`EXECUTION_COLUMNS`."""
+    return ExecutionRecord(
+        execution_id=row[0],
+        workflow_id=row[1],
+        project_id=row[2],
+        definition=json.loads(row[4]),
+        **json.loads(row[3]),
+    )
+
+
+def node_rows(
+    execution_id: str, nodes: Sequence[NodeRecord]
+) -> list[tuple[str, str, int, str]]:
+    """Node records as rows of the nodes table, in its column order."""
+    return [
+        (
+            execution_id,
+            node.node_execution_id,
+            node.position,
+            dumps(
+                {
+                    "node_id": node.node_id,
+                    "node_name": node.node_name,
+                    "attempts": node.attempts,
+                }
+            ),
+        )
+        for node in nodes
+    ]
+
+
+class SQLStore(Store):
+    """What :class:`SQLiteStore` and ``PostgresStore`` share.
+
+    The same three tables (under the names a subclass gives), the same rows
+    and every query but the saving of an execution, which is each dialect's
+    own (SQLite's group commit, PostgreSQL's upsert fenced by leases). A
+    subclass names its tables and its parameter mark and runs statements
+    with :meth:`_fetch` and :meth:`_change`.
+    """
+
+    _MARK: ClassVar[str]
+    """A statement's parameter placeholder (``?`` or ``%s``)."""
+    _WORKFLOWS: ClassVar[str]
+    _EXECUTIONS: ClassVar[str]
+    _NODES: ClassVar[str]
+    _duplicate: type[Exception]
+    """What inserting a row whose key exists raises."""
+
+    @abc.abstractmethod
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """The rows a query returns."""
+
+    @abc.abstractmethod
+    async def _change(self, sql: str, params: Sequence[Any]) -> int:
+        """Run one statement (a transaction of its own); the rows it changed."""
+
+    # -- workflows ------------------------------------------------------
+
+    async def create_workflow(self, record: WorkflowRecord) -> None:
+        m = self._MARK
+        try:
+            await self._change(
+                f"INSERT INTO {self._WORKFLOWS} VALUES ({', '.join([m] * 7)})",
+                workflow_row(record),
+            )
+        except self._duplicate:
+            raise KeyError(record.workflow_id) from None
+
+    async def get_workflow(
+        self, workflow_id: str, *, project_id: str | None = None
+    ) -> WorkflowRecord | None:
+        rows = await self._fetch(
+            f"SELECT * FROM {self._WORKFLOWS} WHERE workflow_id = {self._MARK}",
+            (workflow_id,),
+        )
+        if not rows or project_id not in (None, rows[0][1]):
+            return None
+        return workflow_from_row(rows[0])
+
+    async def list_workflows(
+        self,
+        project_id: str,
+        *,
+        name: str | None = None,
+        limit: int = MAX_LIST,
+        offset: int = 0,
+    ) -> list[WorkflowRecord]:
+        limit, offset = _check_page(limit, offset)
+        m = self._MARK
+        sql = f"SELECT * FROM {self._WORKFLOWS} WHERE project_id = {m}"
+        params: tuple[Any, ...] = (project_id,)
+        if name is not None:
+            sql += f" AND name = {m}"
+            params += (name,)
+        sql += f" ORDER BY created_time DESC, workflow_id LIMIT {m} OFFSET {m}"
+        rows = await self._fetch(sql, (*params, limit, offset))
+        return [workflow_from_row(r) for r in rows]
+
+    async def update_workflow(self, record: WorkflowRecord) -> bool:
+        m = self._MARK
+        row = workflow_row(record)
+        changed = await self._change(
+            f"UPDATE {self._WORKFLOWS} SET name = {m}, definition = {m}, "
+            f"created_time = {m}, updated_time = {m}, created_by = {m} "
+            f"WHERE workflow_id = {m} AND project_id = {m}",
+            (*row[2:], *row[:2]),
+        )
+        return changed > 0
+
+    async def delete_workflow(
+        self, workflow_id: str, *, project_id: str | None = None
+    ) -> bool:
+        m = self._MARK
+        sql = f"DELETE FROM {self._WORKFLOWS} WHERE workflow_id = {m}"
+        params: tuple[Any, ...] = (workflow_id,)
+        if project_id is not None:
+            sql += f" AND project_id = {m}"
+            params += (project_id,)
+        return await self._change(sql, params) > 0
+
+    # -- executions -----------------------------------------------------
+
+    async def get_execution(
+        self, execution_id: str, *, project_id: str | None = None
+    ) -> ExecutionRecord | None:
+        rows = await self._fetch(
+            f"SELECT {EXECUTION_COLUMNS} FROM {self._EXECUTIONS} "
+            f"WHERE execution_id = {self._MARK}",
+            (execution_id,),
+        )
+        if not rows or project_id not in (None, rows[0][2]):
+            return None
+        return execution_from_row(rows[0])
+
+    async def get_nodes(self, execution_id: str) -> list[NodeRecord]:
+        rows = await self._fetch(
+            f"SELECT node_execution_id, position, record FROM {self._NODES} "
+            f"WHERE execution_id = {self._MARK} ORDER BY position",
+            (execution_id,),
+        )
+        nodes = []
+        for node_execution_id, position, text in rows:
+            data = json.loads(text)
+            nodes.append(
+                NodeRecord(
+                    execution_id=execution_id,
+                    node_execution_id=node_execution_id,
+                    position=position,
+                    node_id=data["node_id"],
+                    node_name=data["node_name"],
+                    attempts=data["attempts"],
+                )
+            )
+        return nodes
+
+    async def list_executions(
+        self,
+        *,
+        workflow_id: str | None = None,
+        project_id: str | None = None,
+        status: Status | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int = MAX_LIST,
+        offset: int = 0,
+    ) -> list[ExecutionRecord]:
+        limit, offset = _check_page(limit, offset)
+        m = self._MARK
+        where: list[str] = []
+        params: list[Any] = []
+        for column, op, value in (
+            ("workflow_id", "=", workflow_id),
+            ("project_id", "=", project_id),
+            ("status", "=", status),
+            ("begin_time", ">=", since),
+            ("begin_time", "<=", until),
+        ):
+            if value is not None:
+                where.append(f"{column} {op} {m}")
+                params.append(value)
+        sql = f"SELECT {EXECUTION_COLUMNS} FROM {self._EXECUTIONS}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY begin_time DESC, execution_id LIMIT {m} OFFSET {m}"
+        rows = await self._fetch(sql, (*params, limit, offset))
+        return [execution_from_row(row) for row in rows]
+
 
 @dataclasses.dataclass(slots=True)
 class _Write:
@@ -314,11 +546,7 @@ class _Write:
     nodes: list[tuple[str, str, int, str]]
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-class SQLiteStore(Store):
+class SQLiteStore(SQLStore):
     """A store in one SQLite file (the standard library's ``sqlite3``, WAL).
 
     ``path`` is a file (created if missing) or ``":memory:"``. Every save is
@@ -333,6 +561,12 @@ class SQLiteStore(Store):
     >>> asyncio.run(store.list_executions())
     []
     """
+
+    _MARK = "?"
+    _WORKFLOWS = "workflows"
+    _EXECUTIONS = "executions"
+    _NODES = "nodes"
+    _duplicate = sqlite3.IntegrityError
 
     def __init__(
         self,
@@ -355,125 +589,13 @@ class SQLiteStore(Store):
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(_SCHEMA)
 
-    def _write(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, params in statements:
-                    db.execute(sql, params)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-
-    def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
-    # -- workflows ------------------------------------------------------
-
-    @staticmethod
-    def _workflow(row: Any) -> WorkflowRecord:
-        return WorkflowRecord(
-            workflow_id=row[0],
-            project_id=row[1],
-            name=row[2],
-            definition=json.loads(row[3]),
-            created_time=row[4],
-            updated_time=row[5],
-            created_by=row[6],
-        )
-
-    async def create_workflow(self, record: WorkflowRecord) -> None:
-        try:
-            self._write(
-                [
-                    (
-                        "INSERT INTO workflows VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            record.workflow_id,
-                            record.project_id,
-                            record.name,
-                            _dumps(record.definition),
-                            record.created_time,
-                            record.updated_time,
-                            record.created_by,
-                        ),
-                    )
-                ]
-            )
-        except sqlite3.IntegrityError:
-            raise KeyError(record.workflow_id) from None
-
-    async def get_workflow(
-        self, workflow_id: str, *, project_id: str | None = None
-    ) -> WorkflowRecord | None:
-        rows = self._read(
-            "SELECT * FROM workflows WHERE workflow_id = ?", (workflow_id,)
-        )
-        if not rows or project_id not in (None, rows[0][1]):
-            return None
-        return self._workflow(rows[0])
-
-    async def list_workflows(
-        self,
-        project_id: str,
-        *,
-        name: str | None = None,
-        limit: int = MAX_LIST,
-        offset: int = 0,
-    ) -> list[WorkflowRecord]:
-        limit, offset = _check_page(limit, offset)
-        sql = "SELECT * FROM workflows WHERE project_id = ?"
-        params: tuple[Any, ...] = (project_id,)
-        if name is not None:
-            sql += " AND name = ?"
-            params += (name,)
-        sql += " ORDER BY created_time DESC, workflow_id LIMIT ? OFFSET ?"
-        return [self._workflow(r) for r in self._read(sql, (*params, limit, offset))]
-
-    async def update_workflow(self, record: WorkflowRecord) -> bool:
+    async def _change(self, sql: str, params: Sequence[Any]) -> int:
         with self._lock:
-            cursor = self._db.execute(
-                "UPDATE workflows SET name = ?, definition = ?, created_time = ?, "
-                "updated_time = ?, created_by = ? "
-                "WHERE workflow_id = ? AND project_id = ?",
-                (
-                    record.name,
-                    _dumps(record.definition),
-                    record.created_time,
-                    record.updated_time,
-                    record.created_by,
-                    record.workflow_id,
-                    record.project_id,
-                ),
-            )
-            return cursor.rowcount > 0
-
-    async def delete_workflow(
-        self, workflow_id: str, *, project_id: str | None = None
-    ) -> bool:
-        sql = "DELETE FROM workflows WHERE workflow_id = ?"
-        params: tuple[Any, ...] = (workflow_id,)
-        if project_id is not None:
-            sql += " AND project_id = ?"
-            params += (project_id,)
-        with self._lock:
-            return self._db.execute(sql, params).rowcount > 0
-
-    # -- executions -----------------------------------------------------
-
-    @staticmethod
-    def _execution(row: Any) -> ExecutionRecord:
-        fields = json.loads(row[3])
-        return ExecutionRecord(
-            execution_id=row[0],
-            workflow_id=row[1],
-            project_id=row[2],
-            definition=json.loads(row[4]),
-            **fields,
-        )
+            return self._db.execute(sql, params).rowcount
 
     async def save_execution(
         self, record: ExecutionRecord, nodes: Sequence[NodeRecord] = ()
@@ -490,22 +612,8 @@ class SQLiteStore(Store):
                 record.begin_time,
             ),
             record.definition,
-            _dumps({name: getattr(record, name) for name in _EXECUTION_FIELDS}),
-            [
-                (
-                    record.execution_id,
-                    node.node_execution_id,
-                    node.position,
-                    _dumps(
-                        {
-                            "node_id": node.node_id,
-                            "node_name": node.node_name,
-                            "attempts": node.attempts,
-                        }
-                    ),
-                )
-                for node in nodes
-            ],
+            execution_text(record),
+            node_rows(record.execution_id, nodes),
         )
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
@@ -538,7 +646,7 @@ class SQLiteStore(Store):
                                 "INSERT INTO executions VALUES (?, ?, ?, ?, ?, ?, ?)",
                                 (
                                     *write.columns,
-                                    _dumps(write.definition),
+                                    dumps(write.definition),
                                     write.fields,
                                 ),
                             )
@@ -563,71 +671,6 @@ class SQLiteStore(Store):
                     done.set_exception(error)
             except RuntimeError:  # the future's loop has closed meanwhile
                 pass
-
-    _EXECUTION_COLUMNS = "execution_id, workflow_id, project_id, record, definition"
-
-    async def get_execution(
-        self, execution_id: str, *, project_id: str | None = None
-    ) -> ExecutionRecord | None:
-        rows = self._read(
-            f"SELECT {self._EXECUTION_COLUMNS} FROM executions WHERE execution_id = ?",
-            (execution_id,),
-        )
-        if not rows or project_id not in (None, rows[0][2]):
-            return None
-        return self._execution(rows[0])
-
-    async def get_nodes(self, execution_id: str) -> list[NodeRecord]:
-        rows = self._read(
-            "SELECT node_execution_id, position, record FROM nodes "
-            "WHERE execution_id = ? ORDER BY position",
-            (execution_id,),
-        )
-        nodes = []
-        for node_execution_id, position, text in rows:
-            data = json.loads(text)
-            nodes.append(
-                NodeRecord(
-                    execution_id=execution_id,
-                    node_execution_id=node_execution_id,
-                    position=position,
-                    node_id=data["node_id"],
-                    node_name=data["node_name"],
-                    attempts=data["attempts"],
-                )
-            )
-        return nodes
-
-    async def list_executions(
-        self,
-        *,
-        workflow_id: str | None = None,
-        project_id: str | None = None,
-        status: Status | None = None,
-        since: int | None = None,
-        until: int | None = None,
-        limit: int = MAX_LIST,
-        offset: int = 0,
-    ) -> list[ExecutionRecord]:
-        limit, offset = _check_page(limit, offset)
-        where: list[str] = []
-        params: list[Any] = []
-        for column, op, value in (
-            ("workflow_id", "=", workflow_id),
-            ("project_id", "=", project_id),
-            ("status", "=", status),
-            ("begin_time", ">=", since),
-            ("begin_time", "<=", until),
-        ):
-            if value is not None:
-                where.append(f"{column} {op} ?")
-                params.append(value)
-        sql = f"SELECT {self._EXECUTION_COLUMNS} FROM executions"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY begin_time DESC, execution_id LIMIT ? OFFSET ?"
-        rows = self._read(sql, (*params, limit, offset))
-        return [self._execution(row) for row in rows]
 
     async def close(self) -> None:
         with self._lock:
