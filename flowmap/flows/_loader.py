@@ -322,7 +322,14 @@ class _Checker:
         start = _text(doc, "start")
         if states is None:
             return
-        if start is not None and states and start not in states:
+        # A state without a usable id (reported by the schema pass) may be
+        # the one the start names: only report a start that nothing can match.
+        if (
+            start is not None
+            and start not in states
+            and all(_text(state, "id") for _, state in _dicts(doc.get("states")))
+            and len(_dicts(doc.get("states"))) == len(doc.get("states") or ())
+        ):
             self.add(
                 ("start",), f"no state has the id {start!r}" + _suggest(start, states)
             )
@@ -482,26 +489,62 @@ class _Checker:
     def _arguments(self, parts: Parts, spec: Any) -> None:
         try:
             mapping = flowmap.compile_mapping(spec)
-        except flowmap.MappingError as exc:
-            where = parts if exc.location is None else (*parts, *exc.location)
-            syntax = exc.syntax_error
-            message = exc.reason
-            if syntax is not None:
-                message += f": {syntax.reason}"
-            self.add(where, message, syntax)
+        except flowmap.MappingError as first:
+            # compile_mapping stops at the first problem: list them all (a
+            # good definition never pays for this).
+            errors = flowmap.mapping.mapping_errors(spec) or [first]
+            bad: set[Parts] = set()
+            for exc in errors:
+                where = parts if exc.location is None else (*parts, *exc.location)
+                bad.add(where)
+                syntax = exc.syntax_error
+                message = exc.reason
+                if syntax is not None:
+                    message += f": {syntax.reason}"
+                self.add(where, message, syntax)
+            parameters = _parameter_form(spec)
+            self._constants(parts, spec, parameters=parameters, skip=bad)
             return
         self.mappings[parts] = mapping
-        if mapping.form == "parameters":
-            for j, item in enumerate(spec):
-                if "default" not in item:
-                    self._constant((*parts, j, "value"), item["value"])
-        else:
-            self._constants(parts, spec)
+        self._constants(parts, spec, parameters=mapping.form == "parameters")
 
-    def _constants(self, parts: Parts, spec: Any) -> None:
+    def _constants(
+        self,
+        parts: Parts,
+        spec: Any,
+        *,
+        parameters: bool,
+        skip: set[Parts] | frozenset[Parts] = frozenset(),
+    ) -> None:
+        """Check the $CONST leaves of the arguments at ``parts``.
+
+        ``skip`` holds the locations already reported as malformed: neither
+        they nor what is under them is checked again.
+        """
+        if parameters:
+            for j, item in enumerate(spec):
+                if (
+                    isinstance(item, dict)
+                    and "value" in item
+                    and "default" not in item
+                    and not self._skipped((*parts, j), skip)
+                ):
+                    self._leaves((*parts, j, "value"), item["value"], skip)
+        else:
+            self._leaves(parts, spec, skip)
+
+    @staticmethod
+    def _skipped(where: Parts, skip: set[Parts] | frozenset[Parts]) -> bool:
+        return any(where[: n + 1] in skip for n in range(len(where)))
+
+    def _leaves(
+        self, parts: Parts, spec: Any, skip: set[Parts] | frozenset[Parts]
+    ) -> None:
         stack: list[tuple[Parts, Any]] = [(parts, spec)]
         while stack:
             where, value = stack.pop()
+            if skip and where in skip:
+                continue
             if isinstance(value, dict):
                 stack.extend(((*where, k), v) for k, v in value.items())
             elif isinstance(value, list):
@@ -578,6 +621,17 @@ class _Checker:
                     f"no end state can be reached from the state {sid!r}: "
                     "an execution that gets here never finishes",
                 )
+
+
+def _parameter_form(spec: Any) -> bool:
+    """Whether compile_mapping reads ``spec`` in the parameter form (its
+    documented ``form="auto"`` rule: a non-empty list of objects that all
+    have ``key`` and ``value``)."""
+    return (
+        isinstance(spec, list)
+        and bool(spec)
+        and all(isinstance(i, dict) and "key" in i and "value" in i for i in spec)
+    )
 
 
 # --- the model -------------------------------------------------------------

@@ -7,6 +7,7 @@ from .mapping import (
     clear_cache,
     compile_filter,
     compile_mapping,
+    mapping_errors,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "clear_cache",
     "compile_filter",
     "compile_mapping",
+    "mapping_errors",
 ]

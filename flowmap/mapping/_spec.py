@@ -298,18 +298,28 @@ class _LeafParser(Cursor):
 # --- the whole spec ------------------------------------------------------------
 
 
-def read_template(spec: Any) -> Node:
-    """Turn a template spec into nodes (iteratively, bottom-up)."""
-    return _read(spec, ())
+def read_template(spec: Any, errors: list[MappingError] | None = None) -> Node:
+    """Turn a template spec into nodes (recursively; check_json bounds the depth).
+
+    Without ``errors`` the first bad leaf raises its MappingError; with a
+    list, every bad leaf's error is appended to it (in spec order) and the
+    leaf is read as a literal, so the whole spec is checked.
+    """
+    return _read(spec, (), errors)
 
 
-def _read(value: Any, loc: Location) -> Node:
+def _read(value: Any, loc: Location, errors: list[MappingError] | None) -> Node:
     if isinstance(value, dict):
-        return TDict(tuple((k, _read(v, (*loc, k))) for k, v in value.items()))
+        return TDict(tuple((k, _read(v, (*loc, k), errors)) for k, v in value.items()))
     if isinstance(value, list):
-        return TList(tuple(_read(v, (*loc, i)) for i, v in enumerate(value)))
+        return TList(tuple(_read(v, (*loc, i), errors) for i, v in enumerate(value)))
     if isinstance(value, str):
-        return parse_leaf(value, loc)
+        if errors is None:
+            return parse_leaf(value, loc)
+        try:
+            return parse_leaf(value, loc)
+        except MappingError as exc:
+            errors.append(exc)
     return Literal(value)
 
 
@@ -338,61 +348,110 @@ def split_key(key: str) -> list[str]:
     return parts
 
 
-def read_parameters(spec: list[dict[str, Any]]) -> Node:
-    """The console's parameter list, as a template of nested objects."""
+def read_parameters(
+    spec: list[dict[str, Any]], errors: list[MappingError] | None = None
+) -> Node:
+    """The console's parameter list, as a template of nested objects.
+
+    ``errors`` as for :func:`read_template`: with a list, every problem of
+    every parameter (its fields, key, value and default) is appended to it,
+    and the list itself need not have passed :func:`check_schema`.
+    """
     root: dict[str, Any] = {}
     owner: dict[tuple[str, ...], int] = {}
     for index, item in enumerate(spec):
-        key = item["key"]
-        parts = split_key(key)
-        if len(parts) > MAX_SPEC_DEPTH:
-            raise MappingError(
-                f"parameter key {key!r} nests deeper than {MAX_SPEC_DEPTH} levels",
-                (index, "key"),
-            )
-        if any(part == "" for part in parts):
-            raise MappingError(
-                f"parameter key {key!r} has an empty part", (index, "key")
-            )
-        node = root
-        for depth, part in enumerate(parts):
-            prefix = tuple(parts[: depth + 1])
-            last = depth == len(parts) - 1
-            if prefix in owner and (last or not isinstance(node.get(part), dict)):
-                other = spec[owner[prefix]]["key"]
-                raise MappingError(
-                    f"parameter key {key!r} conflicts with key {other!r} "
-                    f"(parameter {owner[prefix]})",
-                    (index, "key"),
-                )
-            if last:
-                if part in node:
-                    raise MappingError(
-                        f"parameter key {key!r} conflicts with a key nested under it",
-                        (index, "key"),
-                    )
-                node[part] = _param_leaf(item, (index,))
-                owner[prefix] = index
-            else:
-                child = node.setdefault(part, {})
-                if not isinstance(child, dict):  # pragma: no cover - owner check
-                    raise MappingError(
-                        f"parameter key {key!r} conflicts", (index, "key")
-                    )
-                owner.setdefault(prefix, index)
-                node = child
+        if errors is not None and not _well_formed(item, index, errors):
+            continue
+        try:
+            slot = _slot(spec, index, root, owner)
+        except MappingError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)
+            slot = None
+        try:
+            leaf = _param_leaf(item, (index,), errors)
+        except MappingError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)
+            leaf = Literal(None)
+        if slot is not None:
+            node, part = slot
+            node[part] = leaf
     return _nest(root)
 
 
-def _param_leaf(item: dict[str, Any], loc: Location) -> Node:
+def _well_formed(item: Any, index: int, errors: list[MappingError]) -> bool:
+    """Check one parameter against the schema, appending its problem if any."""
+    try:
+        check_schema([item], "parameters")
+    except MappingError as exc:
+        where = exc.location
+        if where:  # (0, ...) in the one-item list
+            where = (index, *where[1:])
+        errors.append(MappingError(exc.reason, where, exc.syntax_error))
+        return False
+    return True
+
+
+def _slot(
+    spec: list[dict[str, Any]],
+    index: int,
+    root: dict[str, Any],
+    owner: dict[tuple[str, ...], int],
+) -> tuple[dict[str, Any], str]:
+    """Claim the place of parameter ``index``'s key: its parent and its name."""
+    key = spec[index]["key"]
+    parts = split_key(key)
+    if len(parts) > MAX_SPEC_DEPTH:
+        raise MappingError(
+            f"parameter key {key!r} nests deeper than {MAX_SPEC_DEPTH} levels",
+            (index, "key"),
+        )
+    if any(part == "" for part in parts):
+        raise MappingError(f"parameter key {key!r} has an empty part", (index, "key"))
+    node = root
+    for depth, part in enumerate(parts):
+        prefix = tuple(parts[: depth + 1])
+        last = depth == len(parts) - 1
+        if prefix in owner and (last or not isinstance(node.get(part), dict)):
+            other = spec[owner[prefix]]["key"]
+            raise MappingError(
+                f"parameter key {key!r} conflicts with key {other!r} "
+                f"(parameter {owner[prefix]})",
+                (index, "key"),
+            )
+        if last:
+            if part in node:
+                raise MappingError(
+                    f"parameter key {key!r} conflicts with a key nested under it",
+                    (index, "key"),
+                )
+            node[part] = None  # the parameter's leaf, set by the caller
+            owner[prefix] = index
+            return node, part
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):  # pragma: no cover - owner check
+            raise MappingError(f"parameter key {key!r} conflicts", (index, "key"))
+        owner.setdefault(prefix, index)
+        node = child
+    raise AssertionError("unreachable: split_key returns at least one part")
+
+
+def _param_leaf(
+    item: dict[str, Any], loc: Location, errors: list[MappingError] | None
+) -> Node:
     value = item["value"]
     node: Node
+    found = 0 if errors is None else len(errors)
     node = (
         parse_leaf(value, (*loc, "value"))
         if isinstance(value, str)
-        else _read(value, (*loc, "value"))
+        else _read(value, (*loc, "value"), errors)
     )
-    if "default" not in item:
+    if "default" not in item or (errors is not None and len(errors) > found):
+        # A bad value says nothing about whether its default can apply.
         return node
     default = ConstAlt(item["default"])
     if isinstance(node, Leaf):

@@ -28,6 +28,7 @@ __all__ = [
     "clear_cache",
     "compile_filter",
     "compile_mapping",
+    "mapping_errors",
 ]
 
 CACHE_SIZE = 1024
@@ -252,6 +253,45 @@ def _compile_checked(
     if form == "auto":
         form = _detect_form(spec)
     return _compile_cached(spec_json, on_missing, null_as_missing, form)
+
+
+def mapping_errors(spec: Any, *, form: Form = "auto") -> list[MappingError]:
+    """Every problem of a mapping spec, in spec order; ``[]`` when it compiles.
+
+    :func:`compile_mapping` raises the first problem only. This checks every
+    leaf (and, in the parameter form, every parameter's fields, key, value
+    and default) and returns one :class:`flowmap.MappingError` per problem,
+    each with its ``location`` and, for a bad expression, its
+    ``syntax_error``. A spec that is not JSON (or nested too deep) gives that
+    one problem: its leaves are not read. It costs about what a compile
+    does, without the cache: call it when a compile has failed, to list
+    the rest.
+
+    >>> [e.path for e in mapping_errors({"a": "$.ok", "b": "$$..", "c": "$.x["})]
+    ['$.b', '$.c']
+    >>> mapping_errors([{"key": "a", "value": "$.a"}])
+    []
+    """
+    if form not in FORMS:
+        raise MappingError(
+            f"form must be one of {', '.join(map(repr, FORMS))}, not {form!r}", None
+        )
+    try:
+        check_json(spec)
+    except MappingError as exc:
+        return [exc]
+    chosen = _detect_form(spec) if form == "auto" else form
+    errors: list[MappingError] = []
+    if chosen == "template":
+        read_template(spec, errors)
+        return errors
+    if not isinstance(spec, list):
+        try:
+            check_schema(spec, chosen)
+        except MappingError as exc:
+            return [exc]
+    read_parameters(spec, errors)
+    return errors
 
 
 def apply_mapping(
