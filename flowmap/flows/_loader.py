@@ -291,6 +291,34 @@ def _text(item: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _malformed(item: dict[str, Any], key: str, kind: type = str) -> bool:
+    """Whether ``item[key]`` is given (not null) but of the wrong type."""
+    value = item.get(key)
+    return value is not None and not isinstance(value, kind)
+
+
+def _if_complete(
+    names: dict[str, int] | None, items: Any, key: str
+) -> dict[str, int] | None:
+    """``names`` when every item of the list has a usable ``key``, else None."""
+    if names is None or not isinstance(items, list):
+        return names
+    if len(names) + _duplicates(items, key) < len(items):
+        return None
+    return names
+
+
+def _duplicates(items: list[Any], key: str) -> int:
+    seen: set[str] = set()
+    count = 0
+    for _, item in _dicts(items):
+        name = _text(item, key)
+        if name is not None:
+            count += name in seen
+            seen.add(name)
+    return count
+
+
 class _Checker:
     """The semantic checks; keeps what it compiled for the model builder."""
 
@@ -301,6 +329,9 @@ class _Checker:
         self.filters: dict[Parts, flowmap.mapping.DataFilter] = {}
         constants = doc.get("constants")
         self.constants = constants if isinstance(constants, dict) else {}
+        # A transition of the wrong type was seen (the schema pass reported
+        # it): where the flow goes is unknown, so the graph is not judged.
+        self.unreadable = False
 
     def add(self, parts: Parts, message: str, syntax: Any = None) -> None:
         if syntax is not None:
@@ -322,14 +353,14 @@ class _Checker:
         start = _text(doc, "start")
         if states is None:
             return
-        # A state without a usable id (reported by the schema pass) may be
-        # the one the start names: only report a start that nothing can match.
-        if (
-            start is not None
-            and start not in states
-            and all(_text(state, "id") for _, state in _dicts(doc.get("states")))
-            and len(_dicts(doc.get("states"))) == len(doc.get("states") or ())
-        ):
+        # An item without a usable name (the schema pass reported it) may be
+        # the one a reference means: references into such a list are not
+        # resolved, so that no second problem follows from the first.
+        functions = _if_complete(functions, doc.get("functions"), "name")
+        retries = _if_complete(retries, doc.get("retries"), "name")
+        known = _if_complete(states, doc.get("states"), "id")
+        # An empty or missing states list has no state the start can name.
+        if known is not None and start is not None and start not in known:
             self.add(
                 ("start",), f"no state has the id {start!r}" + _suggest(start, states)
             )
@@ -340,9 +371,10 @@ class _Checker:
         express = doc.get("mode") == "EXPRESS"
         for i, state in _dicts(doc.get("states")):
             edges.setdefault(_text(state, "id") or f"#{i}", [])
-            self._state(i, state, states, functions, retries, edges, ends, express)
-        if start is not None and start in states:
-            self._graph(start, states, edges, ends)
+            self._state(i, state, known, functions, retries, edges, ends, express)
+        # The graph is only judged when every state and way on could be read.
+        if known is not None and start in known and not self.unreadable:
+            self._graph(start, known, edges, ends)
 
     def _unique(
         self, items: Any, field: str, key: str, what: str
@@ -383,7 +415,14 @@ class _Checker:
         targets = edges.setdefault(sid or f"#{i}", [])
         end = state.get("end") is True
         transition = _text(state, "transition")
-        if end:
+        if _malformed(state, "transition"):
+            self.unreadable = True
+        if _malformed(state, "end", bool) or _malformed(state, "transition"):
+            # The schema pass reported it: whether the state ends, or where
+            # it goes, is unknown, so nothing more is said about its way on.
+            if sid is not None:
+                ends.add(sid)
+        elif end:
             if sid is not None:
                 ends.add(sid)
             if transition is not None:
@@ -401,7 +440,7 @@ class _Checker:
             )
         if transition is not None:
             targets.append(transition)
-            if transition not in states and sid is not None:
+            if (states is None or transition not in states) and sid is not None:
                 ends.add(sid)
             self._resolve((*at, "transition"), transition, states, "state", "id")
         kind = state.get("type")
@@ -418,7 +457,12 @@ class _Checker:
                     f"an EXPRESS flow must finish within {EXPRESS_LIMIT} seconds; "
                     f"this Sleep alone takes {duration}",
                 )
-        if kind != "Operation":
+        if kind == "Sleep" or (
+            kind != "Operation" and not isinstance(state.get("actions"), list)
+        ):
+            # A state whose type is missing or unknown (the schema pass
+            # reported it) but that has actions is checked as the Operation
+            # it most likely is.
             return
         for k, action in _dicts(state.get("actions")):
             ref = action.get("function_ref")
@@ -455,6 +499,8 @@ class _Checker:
                     catch_all = k
             target = _text(handler, "transition")
             retry = _text(handler, "retry_ref")
+            if _malformed(handler, "transition"):
+                self.unreadable = True
             if target is not None:
                 targets.append(target)
                 self._resolve((*h_at, "transition"), target, states, "state", "id")
@@ -462,7 +508,12 @@ class _Checker:
                 self._resolve(
                     (*h_at, "retry_ref"), retry, retries, "retry policy", "name"
                 )
-            if target is None and retry is None:
+            if (
+                target is None
+                and retry is None
+                and not _malformed(handler, "transition")
+                and not _malformed(handler, "retry_ref")
+            ):
                 self.add(
                     h_at,
                     "the handler does nothing: give it a transition, a retry_ref "
