@@ -403,7 +403,7 @@ class _Checker:
         self,
         i: int,
         state: dict[str, Any],
-        states: dict[str, int],
+        states: dict[str, int] | None,
         functions: dict[str, int] | None,
         retries: dict[str, int] | None,
         edges: dict[str, list[str]],
