@@ -180,8 +180,8 @@ def test_invalid_definition_error() -> None:
     err = ApiError.invalid_definition(info.value)
     assert err.status == 400 and err.error_code == "FLOWMAP.1008"
     assert err.error_msg == (
-        "invalid flow definition (2 problems): $.name: must not be empty; "
-        "$.states: must have at least 1 item(s)"
+        "invalid flow definition (3 problems): $.name: must not be empty; "
+        "$.start: no state has the id 'x'; $.states: must have at least 1 item(s)"
     )
     assert err.field == "$.name"
     many = DefinitionError(
