@@ -8,11 +8,13 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -307,21 +309,83 @@ def test_killing_a_process_mid_run_loses_no_execution(tmp_path: Path) -> None:
     run(check())
 
 
-def test_recover_leaves_live_runners_alone(tmp_path: Path) -> None:
+@pytest.fixture
+def live_pid() -> Iterator[int]:
+    """The PID of another process of this machine, alive for the test."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        yield child.pid
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+
+
+def test_recover_leaves_live_runners_alone(tmp_path: Path, live_pid: int) -> None:
     async def main() -> None:
         store = SQLiteStore(tmp_path / "f.db")
-        record = execution("e1")
-        record.owner = f"{os.uname().nodename}:{os.getpid()}:abc"
-        await store.save_execution(record)
-        runner = Runner(load_functions(HERE / "flows_functions.py"), store=store)
+        functions = load_functions(HERE / "flows_functions.py")
+        other = Runner(functions, store=store)  # alive, in this process
+        for execution_id, owner in [
+            ("e1", f"{socket.gethostname()}:{live_pid}:abc"),
+            ("e2", other.owner),
+        ]:
+            record = execution(execution_id)
+            record.owner = owner
+            await store.save_execution(record)
+        runner = Runner(functions, store=store)
         assert await runner.recover() == []
-        assert await runner.recover(all_owners=True) == ["e1"]
+        assert sorted(await runner.recover(all_owners=True)) == ["e1", "e2"]
         got = await store.get_execution("e1")
         assert got is not None and got.status == "fail"
         assert got.error is not None and "retry" in got.error
         await store.close()
 
     run(main())
+
+
+def test_recover_takes_its_own_pid_with_another_token_for_dead(
+    tmp_path: Path,
+) -> None:
+    # A restarted server may get the PID of the one that died (PID 1 in a
+    # container): the owner's token tells the two apart.
+    async def main() -> None:
+        store = SQLiteStore(tmp_path / "f.db")
+        record = execution("e1")
+        record.owner = f"{socket.gethostname()}:{os.getpid()}:deadbeef"
+        await store.save_execution(record)
+        runner = Runner(load_functions(HERE / "flows_functions.py"), store=store)
+        assert runner.owner != record.owner
+        assert await runner.recover() == ["e1"]
+        got = await store.get_execution("e1")
+        assert got is not None and got.status == "fail" and got.owner is None
+        await store.close()
+
+    run(main())
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_recover_takes_a_zombie_for_dead(tmp_path: Path) -> None:
+    # Killed but not yet reaped by its parent: os.kill(pid, 0) still succeeds.
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        stat = Path(f"/proc/{child.pid}/stat")
+        deadline = time.monotonic() + 30
+        while stat.read_text().rpartition(")")[2].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child did not end"
+            time.sleep(0.01)
+
+        async def main() -> None:
+            store = SQLiteStore(tmp_path / "f.db")
+            record = execution("e1")
+            record.owner = f"{socket.gethostname()}:{child.pid}:abc"
+            await store.save_execution(record)
+            runner = Runner(load_functions(HERE / "flows_functions.py"), store=store)
+            assert await runner.recover() == ["e1"]
+            await store.close()
+
+        run(main())
+    finally:
+        child.wait(timeout=30)
 
 
 def test_sqlite_rows_are_json(tmp_path: Path) -> None:
@@ -345,12 +409,14 @@ def test_recover_marks_more_than_a_page() -> None:
             record = execution(f"e{i:03}", begin=i)
             record.owner = dead
             await store.save_execution(record)
+        functions = load_functions(HERE / "flows_functions.py")
         alive = execution("live", begin=1000)
-        alive.owner = f"{os.uname().nodename}:{os.getpid()}:me"
+        other = Runner(functions, store=store)  # alive, in this process
+        alive.owner = other.owner
         await store.save_execution(alive)
-        runner = Runner(load_functions(HERE / "flows_functions.py"), store=store)
+        runner = Runner(functions, store=store)
         marked = await runner.recover()
-        assert len(marked) == 450
+        assert len(marked) == 450 and other.owner != runner.owner
         assert [
             r.execution_id for r in await store.list_executions(status="running")
         ] == ["live"]
