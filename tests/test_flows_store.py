@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -20,6 +22,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from flowmap import FlowmapError
 from flowmap.flows import (
     ExecutionRecord,
     MemoryStore,
@@ -27,6 +30,7 @@ from flowmap.flows import (
     Runner,
     SQLiteStore,
     Store,
+    StoreError,
     WorkflowRecord,
     load_functions,
 )
@@ -216,6 +220,66 @@ def test_sqlite_keeps_everything_across_a_reopen(tmp_path: Path) -> None:
 def test_sqlite_rejects_a_bad_synchronous_setting() -> None:
     with pytest.raises(ValueError, match="synchronous"):
         SQLiteStore(":memory:", synchronous="OFF")  # type: ignore[arg-type]
+
+
+def test_sqlite_open_errors_name_the_path_and_what_to_do(tmp_path: Path) -> None:
+    garbage = tmp_path / "notes.txt"
+    garbage.write_text("not a database, but long enough to have a header\n" * 20)
+    cases = [
+        (tmp_path / "no" / "such" / "dir" / "f.db", "does not exist"),
+        (garbage, "not an SQLite database"),
+        (tmp_path, "is a directory"),
+    ]
+    for path, fragment in cases:
+        with pytest.raises(StoreError) as info:
+            SQLiteStore(path)
+        assert info.value.path == str(path)
+        assert fragment in str(info.value) and str(path) in str(info.value)
+        assert isinstance(info.value, FlowmapError)
+    assert garbage.read_text().startswith("not a database")  # left untouched
+
+
+def unprivileged() -> list[str]:
+    """A command prefix that runs a program bound by file permissions: as
+    root (who may write anywhere) without the capabilities that bypass them."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv to drop CAP_DAC_OVERRIDE")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def test_sqlite_open_error_without_permission(tmp_path: Path) -> None:
+    prefix = unprivileged()
+    with tempfile.TemporaryDirectory() as name:
+        top = Path(name)
+        locked = top / "locked"
+        locked.mkdir(mode=0o555)
+        readonly = top / "readonly.db"
+        run(SQLiteStore(readonly).close())
+        os.chmod(readonly, 0o444)
+        code = textwrap.dedent(
+            """
+            import sys
+            from flowmap.flows import SQLiteStore, StoreError
+            try:
+                SQLiteStore(sys.argv[1])
+            except StoreError as exc:
+                print(exc)
+            """
+        )
+        for path in (locked / "f.db", readonly):
+            result = subprocess.run(
+                [*prefix, sys.executable, "-c", code, str(path)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={**os.environ, "PYTHONPATH": str(HERE.parent)},
+            )
+            assert result.stderr == ""
+            assert str(path) in result.stdout
+            assert "permission" in result.stdout, result.stdout
 
 
 # The child process: starts executions of a flow with a real Sleep, printing
