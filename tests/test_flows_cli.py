@@ -123,6 +123,20 @@ def test_a_db_that_cannot_be_opened_is_one_line_with_status_1(tmp_path: Path) ->
         assert "internal error" not in err
 
 
+def test_a_functions_module_that_exits_is_one_line_with_status_1(
+    tmp_path: Path,
+) -> None:
+    flow = write(tmp_path / "f.json", one_node("echo"))
+    handlers = tmp_path / "exits.py"
+    handlers.write_text("raise SystemExit(5)\n")
+    code, out, err = run("run", flow, "--functions", str(handlers))
+    assert (code, out) == (1, "")
+    assert err == (
+        f"flowmap: error: cannot load functions from {handlers}: it raised "
+        "SystemExit(5) while running it (a functions module must not exit)\n"
+    )
+
+
 def test_errors_are_one_readable_line_with_status_1(tmp_path: Path) -> None:
     good = write(tmp_path / "good.json", one_node("echo"))
     bad = one_node("echo", {"id": "$.a[?"})
