@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import time
+import typing
 import uuid
 import weakref
 from collections.abc import Coroutine, Sequence
@@ -655,8 +656,13 @@ class Runner:
         ``start_time``/``end_time`` bound the begin time (``yyyy-MM-ddTHH:mm:ssZ``
         text or epoch ms). As the SDK documents, a missing bound is the other
         one moved by three days, and with neither the last three days are
-        listed. ``limit`` is capped at 200.
+        listed. ``limit`` is capped at 200. An unknown ``status`` is an
+        :class:`ExecutionInputError` (it would match nothing).
         """
+        if status is not None and status not in _STATUSES:
+            raise ExecutionInputError(
+                "status", f"must be one of {', '.join(_STATUSES)}, not {status!r}"
+            )
         since = _time_ms(start_time, "start_time")
         until = _time_ms(end_time, "end_time")
         if since is None and until is None:
@@ -1305,6 +1311,9 @@ def _format_ms(ms: int) -> str:
     text = format_time(ms)
     assert text is not None
     return text
+
+
+_STATUSES: tuple[str, ...] = typing.get_args(Status)
 
 
 def _time_ms(value: str | int | None, name: str) -> int | None:
