@@ -776,6 +776,9 @@ class Runner:
         (on this machine; or any other runner's, with ``all_owners=True``)
         becomes ``fail`` with an error saying so, and can then be resumed
         with :meth:`retry`. Call it when a runner starts on a durable store.
+        A process counts as gone when its PID is unused or a zombie, or is
+        this process's while no live Runner here has its owner token
+        (docs/flows.md, "Storage").
         """
         if getattr(self.store, "leases", False):
             # The store hands such executions over to live runners when
