@@ -107,6 +107,36 @@ def test_db_keeps_the_executions(tmp_path: Path) -> None:
     assert count == (2,)
 
 
+def test_a_db_that_cannot_be_opened_is_one_line_with_status_1(tmp_path: Path) -> None:
+    flow = write(tmp_path / "f.json", one_node("echo"))
+    garbage = tmp_path / "notes.txt"
+    garbage.write_text("these are notes, not a database\n" * 20)
+    for db, fragment in [
+        (tmp_path / "no" / "dir" / "x.db", "does not exist"),
+        (garbage, "not an SQLite database"),
+        (tmp_path, "is a directory"),
+    ]:
+        code, out, err = run("run", flow, "--functions", FUNCTIONS, "--db", str(db))
+        assert (code, out) == (1, ""), err
+        assert err.startswith(f"flowmap: error: cannot open the SQLite store {db}: ")
+        assert fragment in err and err.count("\n") == 1, err
+        assert "internal error" not in err
+
+
+def test_a_functions_module_that_exits_is_one_line_with_status_1(
+    tmp_path: Path,
+) -> None:
+    flow = write(tmp_path / "f.json", one_node("echo"))
+    handlers = tmp_path / "exits.py"
+    handlers.write_text("raise SystemExit(5)\n")
+    code, out, err = run("run", flow, "--functions", str(handlers))
+    assert (code, out) == (1, "")
+    assert err == (
+        f"flowmap: error: cannot load functions from {handlers}: it raised "
+        "SystemExit(5) while running it (a functions module must not exit)\n"
+    )
+
+
 def test_errors_are_one_readable_line_with_status_1(tmp_path: Path) -> None:
     good = write(tmp_path / "good.json", one_node("echo"))
     bad = one_node("echo", {"id": "$.a[?"})

@@ -52,6 +52,9 @@ def test_top_level_functions_and_the_functions_dict(tmp_path: Path) -> None:
             "FUNCTIONS['a'] must map a name or URN to a callable",
         ),
         ("X = 1\n", "it defines no functions"),
+        ("raise SystemExit(5)\n", "it raised SystemExit(5) while running it"),
+        ("import sys\nsys.exit('bye')\n", "it raised SystemExit('bye')"),
+        ("raise GeneratorExit\n", "it raised GeneratorExit"),
     ],
 )
 def test_bad_modules(tmp_path: Path, text: str, fragment: str) -> None:
@@ -68,6 +71,30 @@ def test_missing_file_and_module(tmp_path: Path) -> None:
         load_functions(tmp_path / "nope.py")
     with pytest.raises(FunctionLoadError, match="No module named"):
         load_functions("flowmap_no_such_module_here")
+
+
+def test_a_module_that_exits_or_is_interrupted_on_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "exiting_steps.py").write_text("raise SystemExit(3)\n")
+    (tmp_path / "interrupted_steps.py").write_text("raise KeyboardInterrupt\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        with pytest.raises(FunctionLoadError) as info:
+            load_functions("exiting_steps")
+        assert str(info.value) == (
+            "cannot load functions from exiting_steps: it raised SystemExit(3) "
+            "while importing it (a functions module must not exit)"
+        )
+        # Ctrl-C stays Ctrl-C, from a file or a module.
+        with pytest.raises(KeyboardInterrupt):
+            load_functions("interrupted_steps")
+        with pytest.raises(KeyboardInterrupt):
+            load_functions(tmp_path / "interrupted_steps.py")
+    finally:
+        sys.modules.pop("exiting_steps", None)
+        sys.modules.pop("interrupted_steps", None)
+    assert not [name for name in sys.modules if "interrupted_steps" in name]
 
 
 def test_a_module_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

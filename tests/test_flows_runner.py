@@ -337,6 +337,22 @@ def test_bad_input(value: Any, message: str) -> None:
     run(main())
 
 
+def test_listing_refuses_an_unknown_status() -> None:
+    async def main() -> None:
+        async with Runner(FUNCTIONS) as runner:
+            for status in ("bogus", "FAIL", "succeeded", ""):
+                with pytest.raises(ExecutionInputError) as info:
+                    await runner.list("w1", status=status)  # type: ignore[arg-type]
+                assert info.value.field == "status"
+                assert str(info.value) == (
+                    "status must be one of running, success, fail, timeout, "
+                    f"cancel, not {status!r}"
+                )
+            assert await runner.list("w1", status="cancel") == []
+
+    run(main())
+
+
 def test_unknown_execution() -> None:
     async def main() -> None:
         async with Runner(FUNCTIONS) as runner:

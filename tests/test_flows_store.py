@@ -7,17 +7,21 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
+from flowmap import FlowmapError
 from flowmap.flows import (
     ExecutionRecord,
     MemoryStore,
@@ -25,6 +29,7 @@ from flowmap.flows import (
     Runner,
     SQLiteStore,
     Store,
+    StoreError,
     WorkflowRecord,
     load_functions,
 )
@@ -216,6 +221,72 @@ def test_sqlite_rejects_a_bad_synchronous_setting() -> None:
         SQLiteStore(":memory:", synchronous="OFF")  # type: ignore[arg-type]
 
 
+def test_sqlite_open_errors_name_the_path_and_what_to_do(tmp_path: Path) -> None:
+    garbage = tmp_path / "notes.txt"
+    garbage.write_text("not a database, but long enough to have a header\n" * 20)
+    cases = [
+        (tmp_path / "no" / "such" / "dir" / "f.db", "does not exist"),
+        (garbage, "not an SQLite database"),
+        (tmp_path, "is a directory"),
+    ]
+    for path, fragment in cases:
+        with pytest.raises(StoreError) as info:
+            SQLiteStore(path)
+        assert info.value.path == str(path)
+        assert fragment in str(info.value) and str(path) in str(info.value)
+        assert isinstance(info.value, FlowmapError)
+    assert garbage.read_text().startswith("not a database")  # left untouched
+
+
+def unprivileged() -> list[str]:
+    """A command prefix that runs a program bound by file permissions: as
+    root (who may write anywhere) without the capabilities that bypass them."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv to drop CAP_DAC_OVERRIDE")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def test_sqlite_open_error_without_permission(tmp_path: Path) -> None:
+    prefix = unprivileged()
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    readonly = tmp_path / "readonly.db"
+    run(SQLiteStore(readonly).close())
+    os.chmod(readonly, 0o444)
+    code = textwrap.dedent(
+        """
+        import sys
+        from flowmap.flows import SQLiteStore, StoreError
+        try:
+            SQLiteStore(sys.argv[1])
+        except StoreError as exc:
+            print(exc)
+        """
+    )
+    for path, fragment in [
+        (
+            locked / "f.db",
+            f"permission denied: this user cannot create files in {locked}",
+        ),
+        (readonly, "permission denied: this user cannot read and write it"),
+    ]:
+        result = subprocess.run(
+            [*prefix, sys.executable, "-c", code, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(HERE.parent)},
+        )
+        if prefix and result.stderr.startswith("setpriv:"):
+            pytest.skip(f"cannot drop CAP_DAC_OVERRIDE: {result.stderr}")
+        assert result.stderr == ""
+        assert result.stdout.startswith(f"cannot open the SQLite store {path}: ")
+        assert fragment in result.stdout, result.stdout
+
+
 # The child process: starts executions of a flow with a real Sleep, printing
 # each id once start() has returned (the execution is recorded), forever.
 CHILD = textwrap.dedent(
@@ -307,21 +378,83 @@ def test_killing_a_process_mid_run_loses_no_execution(tmp_path: Path) -> None:
     run(check())
 
 
-def test_recover_leaves_live_runners_alone(tmp_path: Path) -> None:
+@pytest.fixture
+def live_pid() -> Iterator[int]:
+    """The PID of another process of this machine, alive for the test."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        yield child.pid
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+
+
+def test_recover_leaves_live_runners_alone(tmp_path: Path, live_pid: int) -> None:
     async def main() -> None:
         store = SQLiteStore(tmp_path / "f.db")
-        record = execution("e1")
-        record.owner = f"{os.uname().nodename}:{os.getpid()}:abc"
-        await store.save_execution(record)
-        runner = Runner(load_functions(HERE / "flows_functions.py"), store=store)
+        functions = load_functions(HERE / "flows_functions.py")
+        other = Runner(functions, store=store)  # alive, in this process
+        for execution_id, owner in [
+            ("e1", f"{socket.gethostname()}:{live_pid}:abc"),
+            ("e2", other.owner),
+        ]:
+            record = execution(execution_id)
+            record.owner = owner
+            await store.save_execution(record)
+        runner = Runner(functions, store=store)
         assert await runner.recover() == []
-        assert await runner.recover(all_owners=True) == ["e1"]
+        assert sorted(await runner.recover(all_owners=True)) == ["e1", "e2"]
         got = await store.get_execution("e1")
         assert got is not None and got.status == "fail"
         assert got.error is not None and "retry" in got.error
         await store.close()
 
     run(main())
+
+
+def test_recover_takes_its_own_pid_with_another_token_for_dead(
+    tmp_path: Path,
+) -> None:
+    # A restarted server may get the PID of the one that died (PID 1 in a
+    # container): the owner's token tells the two apart.
+    async def main() -> None:
+        store = SQLiteStore(tmp_path / "f.db")
+        record = execution("e1")
+        record.owner = f"{socket.gethostname()}:{os.getpid()}:deadbeef"
+        await store.save_execution(record)
+        runner = Runner(load_functions(HERE / "flows_functions.py"), store=store)
+        assert runner.owner != record.owner
+        assert await runner.recover() == ["e1"]
+        got = await store.get_execution("e1")
+        assert got is not None and got.status == "fail" and got.owner is None
+        await store.close()
+
+    run(main())
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_recover_takes_a_zombie_for_dead(tmp_path: Path) -> None:
+    # Killed but not yet reaped by its parent: os.kill(pid, 0) still succeeds.
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        stat = Path(f"/proc/{child.pid}/stat")
+        deadline = time.monotonic() + 30
+        while stat.read_text().rpartition(")")[2].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child did not end"
+            time.sleep(0.01)
+
+        async def main() -> None:
+            store = SQLiteStore(tmp_path / "f.db")
+            record = execution("e1")
+            record.owner = f"{socket.gethostname()}:{child.pid}:abc"
+            await store.save_execution(record)
+            runner = Runner(load_functions(HERE / "flows_functions.py"), store=store)
+            assert await runner.recover() == ["e1"]
+            await store.close()
+
+        run(main())
+    finally:
+        child.wait(timeout=30)
 
 
 def test_sqlite_rows_are_json(tmp_path: Path) -> None:
@@ -345,12 +478,14 @@ def test_recover_marks_more_than_a_page() -> None:
             record = execution(f"e{i:03}", begin=i)
             record.owner = dead
             await store.save_execution(record)
+        functions = load_functions(HERE / "flows_functions.py")
         alive = execution("live", begin=1000)
-        alive.owner = f"{os.uname().nodename}:{os.getpid()}:me"
+        other = Runner(functions, store=store)  # alive, in this process
+        alive.owner = other.owner
         await store.save_execution(alive)
-        runner = Runner(load_functions(HERE / "flows_functions.py"), store=store)
+        runner = Runner(functions, store=store)
         marked = await runner.recover()
-        assert len(marked) == 450
+        assert len(marked) == 450 and other.owner != runner.owner
         assert [
             r.execution_id for r in await store.list_executions(status="running")
         ] == ["live"]

@@ -7,6 +7,7 @@ it (SIGTERM or SIGKILL) and starts a new one on the same file.
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -207,6 +208,36 @@ def test_bad_credentials_file_is_one_message(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "$[0].project_id" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_db_that_cannot_be_opened_is_one_message(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("these are notes, not a database\n" * 20)
+    for db, fragment in [
+        ("no/dir/x.db", "the directory no/dir does not exist"),
+        ("notes.txt", "not an SQLite database"),
+    ]:
+        result = run_cli("--db", db, "--port", "0", cwd=tmp_path)
+        assert result.returncode == 1
+        assert result.stderr.startswith(
+            f"flowmap: error: cannot open the SQLite store {db}: "
+        )
+        assert fragment in result.stderr and result.stderr.count("\n") == 1
+        assert "internal error" not in result.stderr
+
+
+def test_a_busy_port_is_one_message_before_any_banner(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("--db", "flows.db", "--port", str(port), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"flowmap: error: cannot listen on 127.0.0.1:{port}: the address is "
+        "already in use (another server on this port?); stop it or choose "
+        "another --port\n"
+    )
+    assert not list(tmp_path.iterdir())  # nothing opened, nothing created
 
 
 def test_signed_server_process(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from ._run_errors import (
     ExecutionStateError,
     FunctionLoadError,
     FunctionNotFoundError,
+    StoreError,
     WorkflowNotFoundError,
 )
 from ._runner import Runner
@@ -71,6 +72,7 @@ __all__ = [
     "SleepState",
     "State",
     "Store",
+    "StoreError",
     "SystemClock",
     "WorkflowNotFoundError",
     "WorkflowRecord",

@@ -54,7 +54,9 @@ def load_functions(source: str | Path) -> dict[str, Handler]:
     into it, and not starting with ``_``) is registered under its name. A
     module-level dict ``FUNCTIONS`` adds entries (or replaces them) under
     its keys, which may be function names or operation URNs. Raises
-    :class:`FunctionLoadError` when the module cannot be loaded, saying why.
+    :class:`FunctionLoadError` when the module cannot be loaded, saying why
+    (also when loading it raises ``SystemExit``; ``KeyboardInterrupt``
+    passes through).
 
     >>> registry = load_functions("json")
     >>> "loads" in registry and "dumps" in registry
@@ -102,17 +104,25 @@ def _load_module(text: str) -> Any:
         sys.modules[name] = module
         try:
             spec.loader.exec_module(module)
-        except Exception as exc:
+        except BaseException as exc:
             del sys.modules[name]
-            raise FunctionLoadError(
-                text, f"{type(exc).__name__} while running it: {exc}"
-            ) from exc
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            raise FunctionLoadError(text, _failure(exc, "running it")) from exc
         return module
     try:
         return importlib.import_module(text)
     except ImportError as exc:
         raise FunctionLoadError(text, str(exc)) from exc
-    except Exception as exc:
-        raise FunctionLoadError(
-            text, f"{type(exc).__name__} while importing it: {exc}"
-        ) from exc
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        # SystemExit too: a module that exits must not end the server or CLI.
+        raise FunctionLoadError(text, _failure(exc, "importing it")) from exc
+
+
+def _failure(exc: BaseException, doing: str) -> str:
+    if isinstance(exc, Exception):
+        return f"{type(exc).__name__} while {doing}: {exc}"
+    why = " (a functions module must not exit)" if isinstance(exc, SystemExit) else ""
+    return f"it raised {exc!r} while {doing}{why}"

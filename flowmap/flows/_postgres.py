@@ -39,8 +39,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from ..errors import FlowmapError
 from ._records import ExecutionRecord, NodeRecord
+from ._run_errors import StoreError
 from ._store import (
     EXECUTION_COLUMNS,
     SQLiteStore,
@@ -63,13 +63,6 @@ T = TypeVar("T")
 
 DEFAULT_LEASE = 30.0
 """Seconds an execution stays held by a runner that stopped renewing it."""
-
-
-class StoreError(FlowmapError):
-    """The database cannot be used as asked; the text says why and what to do."""
-
-    def __repr__(self) -> str:
-        return f"StoreError({str(self)!r})"
 
 
 class LeaseLostError(StoreError):

@@ -10,6 +10,7 @@ __all__ = [
     "ExecutionStateError",
     "FunctionLoadError",
     "FunctionNotFoundError",
+    "StoreError",
     "WorkflowNotFoundError",
 ]
 
@@ -137,3 +138,21 @@ class ExecutionInputError(FlowmapError, ValueError):
 
     def __repr__(self) -> str:
         return f"ExecutionInputError({self.field!r}, {self.reason!r})"
+
+
+class StoreError(FlowmapError):
+    """The database cannot be used as asked; the text says why and what to do.
+
+    ``path`` is the database file it is about, when there is one.
+
+    >>> error = StoreError("cannot open the SQLite store", path="/x/f.db")
+    >>> error.path, repr(error)
+    ('/x/f.db', "StoreError('cannot open the SQLite store')")
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"StoreError({str(self)!r})"

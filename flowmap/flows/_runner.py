@@ -22,7 +22,9 @@ import logging
 import os
 import socket
 import time
+import typing
 import uuid
+import weakref
 from collections.abc import Coroutine, Sequence
 from collections.abc import Mapping as MappingABC
 from typing import Any
@@ -127,21 +129,49 @@ def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+# The runners alive in this process, by owner string: an owner naming this
+# process is alive only if it is one of them (its PID may be the reused PID
+# of a process that died, such as PID 1 in a container).
+_LIVE_OWNERS: weakref.WeakValueDictionary[str, Runner] = weakref.WeakValueDictionary()
+
+
 def _owner_alive(owner: str | None) -> bool:
-    """Whether the process named by an owner string may still be running."""
+    """Whether the runner named by an owner string ``host:pid:token`` may
+    still be running (docs/flows.md, "Storage": the rule for recover)."""
     if not owner:
         return False
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
     if host != socket.gethostname() or not pid_text.isdigit():
         return True  # another machine: its lease is not ours to judge
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return owner in _LIVE_OWNERS
     try:
-        os.kill(int(pid_text), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass  # it exists, as another user's process
+    except (OverflowError, OSError):
+        return False  # no process can have this PID
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """Whether a process has ended but is not reaped yet (Linux ``/proc``;
+    elsewhere this cannot be told and the process counts as alive)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            text = stat.read()
+    except FileNotFoundError:
+        # Gone since the check, unless there is no /proc at all.
+        return os.path.isdir("/proc/self")
+    except OSError:
+        return False
+    # "pid (command) state ...": the command may hold spaces and parentheses.
+    fields = text.rpartition(b")")[2].split()
+    return bool(fields) and fields[0] in (b"Z", b"X", b"x")
 
 
 def merge_result(data: Any, result: Any) -> Any:
@@ -220,6 +250,7 @@ class Runner:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.timeout = timeout
         self.owner = _owner()
+        _LIVE_OWNERS[self.owner] = self
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping: dict[str, Status] = {}
         self._by_text: dict[str, tuple[Definition, Any]] = {}
@@ -625,8 +656,13 @@ class Runner:
         ``start_time``/``end_time`` bound the begin time (``yyyy-MM-ddTHH:mm:ssZ``
         text or epoch ms). As the SDK documents, a missing bound is the other
         one moved by three days, and with neither the last three days are
-        listed. ``limit`` is capped at 200.
+        listed. ``limit`` is capped at 200. An unknown ``status`` is an
+        :class:`ExecutionInputError` (it would match nothing).
         """
+        if status is not None and status not in _STATUSES:
+            raise ExecutionInputError(
+                "status", f"must be one of {', '.join(_STATUSES)}, not {status!r}"
+            )
         since = _time_ms(start_time, "start_time")
         until = _time_ms(end_time, "end_time")
         if since is None and until is None:
@@ -740,6 +776,9 @@ class Runner:
         (on this machine; or any other runner's, with ``all_owners=True``)
         becomes ``fail`` with an error saying so, and can then be resumed
         with :meth:`retry`. Call it when a runner starts on a durable store.
+        A process counts as gone when its PID is unused or a zombie, or is
+        this process's while no live Runner here has its owner token
+        (docs/flows.md, "Storage").
         """
         if getattr(self.store, "leases", False):
             # The store hands such executions over to live runners when
@@ -1275,6 +1314,9 @@ def _format_ms(ms: int) -> str:
     text = format_time(ms)
     assert text is not None
     return text
+
+
+_STATUSES: tuple[str, ...] = typing.get_args(Status)
 
 
 def _time_ms(value: str | int | None, name: str) -> int | None:

@@ -26,6 +26,7 @@ import abc
 import asyncio
 import dataclasses
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ from ._records import (
     WorkflowRecord,
     execution_fields,
 )
+from ._run_errors import StoreError
 
 __all__ = ["MemoryStore", "SQLiteStore", "Store"]
 
@@ -582,12 +584,23 @@ class SQLiteStore(SQLStore):
         self._lock = threading.Lock()
         self._pending: list[tuple[_Write, asyncio.Future[None]]] = []
         self._commit_loop: asyncio.AbstractEventLoop | None = None
-        self._db = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
-        self._db.executescript(_SCHEMA)
+        if self.path not in ("", ":memory:"):
+            problem = _unusable(Path(self.path))
+            if problem is not None:
+                raise StoreError(_cannot_open(self.path, problem), path=self.path)
+        try:
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(_cannot_open(self.path, exc), path=self.path) from exc
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise StoreError(_cannot_open(self.path, exc), path=self.path) from exc
 
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         with self._lock:
@@ -675,3 +688,71 @@ class SQLiteStore(SQLStore):
     async def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _cannot_open(path: str, problem: str | sqlite3.Error) -> str:
+    """Why SQLite cannot use ``path`` as a store, and what to do about it."""
+    if isinstance(problem, sqlite3.Error):
+        problem = _why(problem)
+    return f"cannot open the SQLite store {path}: {problem}"
+
+
+def _unusable(path: Path) -> str | None:
+    """What keeps a store file from being opened for writing, if anything.
+
+    Checked before SQLite opens it: SQLite itself says only "unable to open
+    database file", and opens a read-only file read-only (the first save
+    would fail, long after the store was opened).
+    """
+    denied = "permission denied: "
+    try:
+        if os.path.isdir(path):
+            return f"it is a directory; give a file path such as {path / 'flows.db'}"
+        if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+            return (
+                denied + "this user cannot read and write it; change its "
+                "permissions or give another path"
+            )
+        folder = path.parent
+        if not _exists(folder):
+            return (
+                f"the directory {folder} does not exist; create it first "
+                "or give another path"
+            )
+        if not os.path.isdir(folder):
+            return f"{folder} is not a directory; give another path"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return (
+                denied + f"this user cannot create files in {folder} (SQLite "
+                "keeps its -wal and -shm files beside the store); change its "
+                "permissions or give another path"
+            )
+    except PermissionError as exc:
+        return denied + f"this user cannot reach {exc.filename or path}"
+    except OSError as exc:
+        return f"{exc.strerror or exc}; give another path"
+    return None
+
+
+def _exists(path: Path) -> bool:
+    """Whether a path exists; raises PermissionError when that cannot be told."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return True
+
+
+def _why(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "not a database" in text:
+        return (
+            "it is not an SQLite database; give the path of a flowmap store, "
+            "or of a file to create"
+        )
+    if "locked" in text or "busy" in text:
+        return (
+            "another process keeps it locked (waited 30 s); stop that process "
+            "or give another path"
+        )
+    return f"{text} (is it a flowmap store?)"

@@ -8,17 +8,23 @@ them (see docs/server.md, "Durability"); then the process exits with 0.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import math
 import signal
+import socket
 import sys
 import threading
-from typing import IO, Any
+from collections.abc import Callable, Mapping
+from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import FlowmapError
 
-__all__ = ["ServeError", "check_bind", "serve"]
+if TYPE_CHECKING:
+    from ._signature import KeyRing
+
+__all__ = ["ServeError", "bind", "check_bind", "serve"]
 
 log = logging.getLogger("flowmap.server")
 
@@ -56,6 +62,35 @@ def check_bind(host: str, has_credentials: bool) -> None:
         )
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (as uvicorn binds it), or a ServeError
+    saying why it cannot be and what to do."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        if exc.errno == errno.EADDRINUSE:
+            why = (
+                "the address is already in use (another server on this port?); "
+                "stop it or choose another --port"
+            )
+        elif exc.errno == errno.EACCES:
+            why = (
+                "permission denied (ports below 1024 need privileges); "
+                "choose another --port"
+            )
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            why = "no interface of this machine has that address; give another --host"
+        else:
+            why = f"{exc.strerror or exc}; check --host and --port"
+        raise ServeError(f"cannot listen on {host}:{port}: {why}") from exc
+    listener.set_inheritable(True)
+    return listener
+
+
 def serve(
     *,
     host: str = "127.0.0.1",
@@ -72,17 +107,57 @@ def serve(
     visibility_timeout: float = 3600.0,
 ) -> int:
     """Run the server until it is told to stop; returns the exit status."""
-    import uvicorn
-
-    from ..flows import Runner, load_functions, open_store
-    from ._app import create_app
-    from ._http import DEFAULT_MAX_BODY
+    from ..flows import load_functions
     from ._signature import load_credentials
 
     stderr = stderr or sys.stderr
     keys = load_credentials(credentials) if credentials else None
     check_bind(host, keys is not None)
     registry = load_functions(functions) if functions else {}
+    # Bound before anything is opened or announced: a busy port is then one
+    # message, and no store file is created for a server that cannot start.
+    listener = bind(host, port)
+    try:
+        return _serve(
+            listener,
+            host=host,
+            db=db,
+            registry=registry,
+            keys=keys,
+            max_body_bytes=max_body_bytes,
+            region=region,
+            shutdown_grace=shutdown_grace,
+            stderr=stderr,
+            broker=broker,
+            lease=lease,
+            visibility_timeout=visibility_timeout,
+        )
+    finally:
+        listener.close()
+
+
+def _serve(
+    listener: socket.socket,
+    *,
+    host: str,
+    db: str,
+    registry: Mapping[str, Callable[[Any, dict[str, Any]], Any]],
+    keys: KeyRing | None,
+    max_body_bytes: int | None,
+    region: str,
+    shutdown_grace: float,
+    stderr: IO[str],
+    broker: str | None,
+    lease: float,
+    visibility_timeout: float,
+) -> int:
+    import uvicorn
+
+    from ..flows import Runner, open_store
+    from ._app import create_app
+    from ._http import DEFAULT_MAX_BODY
+
+    port = listener.getsockname()[1]
     # Issue 12: --db postgresql://... shares one database between servers;
     # --broker sends function calls to Celery workers (docs/scale.md).
     store = open_store(db, lease=lease)
@@ -146,7 +221,7 @@ def serve(
             sig: signal.signal(sig, _ignore) for sig in (signal.SIGTERM, signal.SIGINT)
         }
     try:
-        server.run()
+        server.run(sockets=[listener])
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
