@@ -65,6 +65,7 @@ from ._run_errors import (
     WorkflowNotFoundError,
 )
 from ._store import MAX_LIST, MemoryStore, Store
+from ._text import bad_text, scrubbed, text_problem
 
 __all__ = ["EXPRESS_TIMEOUT", "Runner"]
 
@@ -412,6 +413,14 @@ class Runner:
         workflow_run_id: str | None,
         create_time: str | None,
     ) -> ExecutionRecord:
+        for field, text in (
+            ("workflow_id", target if isinstance(target, str) else None),
+            ("project_id", project_id),
+            ("workflow_run_id", workflow_run_id),
+            ("create_time", create_time),
+        ):
+            if isinstance(text, str) and (reason := bad_text(text, nul=True)):
+                raise ExecutionInputError(field, f"cannot be stored: {reason}")
         if isinstance(target, Definition):
             definition = target
             body, constants = self._prepared(definition)
@@ -434,13 +443,8 @@ class Runner:
             raise ExecutionInputError(
                 "headers", f"must be an object, not {_kind(headers)}"
             )
-        try:
-            data = json_copy(input)
-            header_data = json_copy(headers) if headers is not None else {}
-        except TypeError as exc:
-            raise ExecutionInputError("input", f"is not JSON: {exc}") from None
-        except RecursionError:
-            raise ExecutionInputError("input", "is nested too deeply") from None
+        data = _caller_json("input", input)
+        header_data = _caller_json("headers", headers) if headers is not None else {}
         now = self._now_ms()
         execution_id = _new_id()
         self._running[execution_id] = (definition, constants)
@@ -839,17 +843,46 @@ class Runner:
             )
         except Exception as exc:  # a defect: record it rather than lose it
             log.exception("execution %s failed inside the runner", record.execution_id)
-            with contextlib.suppress(Exception):
-                await self._interrupt(
-                    record,
-                    nodes,
-                    "fail",
-                    f"internal error: {type(exc).__name__}: {exc}",
-                    unsaved,
-                )
+            await self._fail_inside(record, nodes, unsaved, exc)
         finally:
             if self._tasks.get(record.execution_id) is asyncio.current_task():
                 self._finish(record.execution_id)
+
+    async def _fail_inside(
+        self,
+        record: ExecutionRecord,
+        nodes: builtins.list[NodeRecord],
+        unsaved: builtins.list[NodeRecord],
+        exc: Exception,
+    ) -> None:
+        """End an execution that failed inside the runner (a save that
+        raised, say) as ``fail``, so that it never stays ``running``.
+
+        If the store refuses the records as they are, they are saved again
+        with every string it cannot keep made storable (a lone surrogate
+        becomes U+FFFD), all nodes included; if even that fails, the store
+        is unusable and the error is logged.
+        """
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        try:
+            await self._interrupt(record, nodes, "fail", message, unsaved)
+            return
+        except Exception:
+            log.exception(
+                "execution %s: saving its failure failed", record.execution_id
+            )
+        try:
+            for name in ("input", "headers", "state_data", "output"):
+                setattr(record, name, scrubbed(getattr(record, name)))
+            record.error = scrubbed(message)
+            for node in nodes:
+                node.attempts[:] = scrubbed(node.attempts)
+            await self.store.save_execution(record, [*unsaved, *nodes])
+        except Exception:
+            log.exception(
+                "execution %s: the store refused its end; it stays as last saved",
+                record.execution_id,
+            )
 
     async def _run(
         self,
@@ -1237,6 +1270,22 @@ class Runner:
         headers = context["headers"]
         own = {**context, "headers": json_clone(headers) if headers else {}}
         return self.executor.invoke(function.name, function.operation, event, own)
+
+
+def _caller_json(field: str, value: Any) -> Any:
+    """A copy of the caller's ``input`` or ``headers``; ExecutionInputError
+    (locating text that cannot be stored) when it is not storable JSON."""
+    try:
+        return json_copy(value)
+    except TypeError as exc:
+        where = None
+        with contextlib.suppress(RecursionError):
+            where = text_problem(value, f"$.{field}")
+        if where is not None:
+            raise ExecutionInputError(field, f"cannot be stored: {where}") from None
+        raise ExecutionInputError(field, f"is not JSON: {exc}") from None
+    except RecursionError:
+        raise ExecutionInputError(field, "is nested too deeply") from None
 
 
 def _attempt(begin: int, input: Any, node: NodeRecord) -> dict[str, Any]:
