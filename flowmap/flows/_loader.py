@@ -90,7 +90,9 @@ def _plain(value: Any, parts: Parts, problems: list[Problem], depth: int) -> Any
     caller's object.
     """
     if isinstance(value, str):
-        reason = bad_text(value, nul=True)
+        # No store keeps a lone surrogate; the name is also a text column,
+        # where PostgreSQL refuses NUL (other strings are stored in JSON).
+        reason = bad_text(value, nul=parts == ("name",))
         if reason is not None:
             problems.append(Problem(parts, reason))
         return value
@@ -113,7 +115,7 @@ def _plain(value: Any, parts: Parts, problems: list[Problem], depth: int) -> Any
                     Problem(parts, f"object keys must be strings, not {key!r}")
                 )
                 continue
-            reason = bad_text(key, nul=True)
+            reason = bad_text(key)
             if reason is not None:
                 problems.append(Problem(parts, f"the key {key!r}: {reason}"))
             out[key] = _plain(item, (*parts, key), problems, depth + 1)

@@ -23,7 +23,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from collections.abc import Mapping as MappingABC
 from typing import Any
 
@@ -41,6 +41,7 @@ from ._executor import (
     EmbeddedExecutor,
     Executor,
     FunctionFailure,
+    invalid_result,
     json_clone,
     json_copy,
 )
@@ -217,6 +218,13 @@ class Runner:
         else:
             self._own_executor = False
         self.executor: Executor = executor
+        # What functions return goes into records: an executor not known to
+        # hand back checked JSON has its results checked (InvalidResult).
+        self._invoke: Callable[..., Coroutine[Any, Any, Any]] = (
+            executor.invoke
+            if type(executor).invoke is EmbeddedExecutor.invoke
+            else functools.partial(_checked_invoke, executor)
+        )
         self.store: Store = store if store is not None else MemoryStore()
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.timeout = timeout
@@ -906,7 +914,7 @@ class Runner:
         data = record.state_data
         state_id = record.state_id
         store = self.store
-        executor = self.executor
+        invoke = self._invoke
         headers = record.headers
         clock = self.clock
         now = time.time if type(clock) is SystemClock else clock.now
@@ -984,9 +992,7 @@ class Runner:
                             "headers": json_clone(headers) if headers else {},
                         }
                         assert function_name is not None and function_urn is not None
-                        result = await executor.invoke(
-                            function_name, function_urn, event, own
-                        )
+                        result = await invoke(function_name, function_urn, event, own)
                         attempt["output"] = result
                         if result is not None:
                             current = merge_result(current, result)
@@ -1269,7 +1275,20 @@ class Runner:
         # with the one container in it, the headers, copied.
         headers = context["headers"]
         own = {**context, "headers": json_clone(headers) if headers else {}}
-        return self.executor.invoke(function.name, function.operation, event, own)
+        return self._invoke(function.name, function.operation, event, own)
+
+
+async def _checked_invoke(
+    executor: Executor, name: str, operation: str, event: Any, context: Any
+) -> Any:
+    """Call ``executor`` and check that the result is JSON every store keeps."""
+    result = await executor.invoke(name, operation, event, context)
+    try:
+        return json_copy(result)
+    except (TypeError, RecursionError) as exc:
+        raise FunctionFailure(
+            "InvalidResult", invalid_result(name, result, exc)
+        ) from None
 
 
 def _caller_json(field: str, value: Any) -> Any:
