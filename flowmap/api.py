@@ -138,8 +138,8 @@ class ApiError(FlowmapError):
 
         >>> ApiError(400, "FLOWMAP.1001", "x").body()["error_msg"]
         'the body is not valid JSON: x'
-        >>> ApiError(400, "FLOWMAP.1004", "bad \ud800").body()["error_msg"]
-        'bad \\ud800'
+        >>> ApiError(400, "FLOWMAP.1004", "bad " + chr(0xD800)).body()["error_msg"]
+        'bad \\\\ud800'
         """
         msg = _unicode(self.error_msg)
         if len(msg) < MSG_MIN:
