@@ -421,14 +421,13 @@ class Runner:
         workflow_run_id: str | None,
         create_time: str | None,
     ) -> ExecutionRecord:
-        for field, text in (
-            ("workflow_id", target if isinstance(target, str) else None),
-            ("project_id", project_id),
-            ("workflow_run_id", workflow_run_id),
-            ("create_time", create_time),
-        ):
-            if isinstance(text, str) and (reason := bad_text(text, nul=True)):
-                raise ExecutionInputError(field, f"cannot be stored: {reason}")
+        if isinstance(target, str):
+            _check_name("workflow_id", target)
+        _check_name("project_id", project_id)
+        if workflow_run_id is not None:
+            _check_name("workflow_run_id", workflow_run_id)
+        if create_time is not None:
+            _check_name("create_time", create_time)
         if isinstance(target, Definition):
             definition = target
             body, constants = self._prepared(definition)
@@ -1289,6 +1288,15 @@ async def _checked_invoke(
         raise FunctionFailure(
             "InvalidResult", invalid_result(name, result, exc)
         ) from None
+
+
+def _check_name(field: str, text: str) -> None:
+    """ExecutionInputError for an id or name no store keeps as text."""
+    if not isinstance(text, str) or (text.isascii() and "\x00" not in text):
+        return
+    reason = bad_text(text, nul=True)
+    if reason is not None:
+        raise ExecutionInputError(field, f"cannot be stored: {reason}")
 
 
 def _caller_json(field: str, value: Any) -> Any:
