@@ -128,6 +128,23 @@ async def _workflow_id(runner: Runner, flow: Any) -> str:
     return adhoc_workflow_id("default", flow.name)
 
 
+@pytest.mark.parametrize("store_kind", ["memory", "sqlite"])
+def test_create_workflow_refuses_ids_no_store_keeps(
+    store_kind: str, tmp_path: Path
+) -> None:
+    async def main() -> None:
+        store = stores(tmp_path)[store_kind]()
+        async with Runner(FUNCTIONS, store=store) as runner:
+            for kwargs in ({"project_id": "p\x00"}, {"created_by": "\ud800"}):
+                with pytest.raises(ExecutionInputError):
+                    await runner.create_workflow(definition("echo"), **kwargs)
+            made = await runner.create_workflow(definition("echo", name="caf\u00e9"))
+            assert made["name"] == "caf\u00e9"
+        await store.close()
+
+    asyncio.run(main())
+
+
 @pytest.mark.parametrize(
     ("where", "value", "location"),
     [

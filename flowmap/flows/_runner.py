@@ -312,10 +312,13 @@ class Runner:
         """Store a definition as a new workflow; its ``CreateWorkflowResponse``.
 
         A mapping is checked with :func:`load_definition` first (and may
-        raise :class:`DefinitionError`).
+        raise :class:`DefinitionError`); a ``project_id`` or ``created_by``
+        holding a lone surrogate or NUL raises :class:`ExecutionInputError`.
         """
         if not isinstance(definition, Definition):
             definition = load_definition(definition)
+        _check_name("project_id", project_id)
+        _check_name("created_by", created_by)
         now = self._now_ms()
         record = WorkflowRecord(
             workflow_id=str(uuid.uuid4()),
