@@ -26,6 +26,7 @@ codes"): a code, once published, keeps its meaning.
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterable
 from collections.abc import Mapping as MappingABC
@@ -34,6 +35,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import FlowmapError, MergeOptionError, json_kind
+from .flows._text import bad_text, text_fault
 from .merging import parse_merge_header
 
 __all__ = [
@@ -83,6 +85,13 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _unicode(text: str) -> str:
+    """``text`` with lone surrogates (not Unicode) written as escapes."""
+    if text.isascii() or bad_text(text) is None:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _show(value: str, limit: int = 64) -> str:
     """A user's value quoted for a message, clipped so messages stay bounded."""
     return repr(_clip(value, limit))
@@ -120,11 +129,26 @@ class ApiError(FlowmapError):
         self.field = field
 
     def body(self) -> dict[str, str]:
-        """The wire body ``{"error_code", "error_msg"}``, within the seed's limits."""
-        msg = _clip(self.error_msg, MSG_MAX)
+        """The wire body ``{"error_code", "error_msg"}``, within the seed's limits.
+
+        A message shorter than 2 characters is kept after the code's meaning
+        (``"the body is not valid JSON: x"``); text that is not Unicode (a
+        lone surrogate) is shown as its escape, so the body can always be
+        sent as UTF-8.
+
+        >>> ApiError(400, "FLOWMAP.1001", "x").body()["error_msg"]
+        'the body is not valid JSON: x'
+        >>> ApiError(400, "FLOWMAP.1004", "bad " + chr(0xD800)).body()["error_msg"]
+        'bad \\\\ud800'
+        """
+        msg = _unicode(self.error_msg)
         if len(msg) < MSG_MIN:
-            msg = ERROR_CODES.get(self.error_code, (0, "error"))[1]
-        return {"error_code": self.error_code, "error_msg": msg}
+            meaning = ERROR_CODES.get(self.error_code, (0, "error"))[1]
+            msg = f"{meaning}: {msg}" if msg else meaning
+        return {
+            "error_code": _unicode(self.error_code),
+            "error_msg": _clip(msg, MSG_MAX),
+        }
 
     def __str__(self) -> str:
         return f"{self.status} {self.error_code}: {self.error_msg}"
@@ -206,16 +230,45 @@ def _text(value: str | bytes) -> str:
 
 
 def _read_headers(
-    headers: MappingABC[str, str] | Iterable[tuple[str | bytes, str | bytes]],
+    headers: MappingABC[str, str] | Iterable[tuple[str | bytes, str | bytes]] | None,
 ) -> dict[str, str]:
-    items: Iterable[tuple[str | bytes, str | bytes]]
-    items = headers.items() if isinstance(headers, MappingABC) else headers
+    if headers is None:
+        return {}
+    try:
+        items = builtins.list(
+            headers.items() if isinstance(headers, MappingABC) else headers
+        )
+        pairs = [(raw_name, raw_value) for raw_name, raw_value in items]
+    except (TypeError, ValueError):
+        raise ApiError(
+            400,
+            "FLOWMAP.1007",
+            "the headers must be a mapping or a list of (name, value) pairs, "
+            f"not {type(headers).__name__}",
+        ) from None
     seen: dict[str, str] = {}
-    for raw_name, raw_value in items:
+    for raw_name, raw_value in pairs:
+        if not isinstance(raw_name, str | bytes) or not isinstance(
+            raw_value, str | bytes
+        ):
+            raise ApiError(
+                400,
+                "FLOWMAP.1007",
+                "a header's name and value must be text or bytes, not "
+                f"{type(raw_name).__name__} and {type(raw_value).__name__}",
+            )
         name = _text(raw_name).lower()
         if name not in _HEADER_NAMES:
             continue
         value = _text(raw_value)
+        reason = bad_text(value, nul=True)
+        if reason is not None:
+            raise ApiError(
+                400,
+                "FLOWMAP.1007",
+                f"the {_HEADER_NAMES[name]} header cannot be stored: {reason}",
+                field=_HEADER_NAMES[name],
+            )
         if name in seen and seen[name] != value:
             raise ApiError(
                 400,
@@ -229,6 +282,12 @@ def _read_headers(
 
 
 def _path_param(params: MappingABC[str, str], name: str, limit: int) -> str:
+    if not isinstance(params, MappingABC):
+        raise ApiError(
+            400,
+            "FLOWMAP.1006",
+            f"the path parameters must be a mapping, not {type(params).__name__}",
+        )
     value = params.get(name)
     if value is None:
         raise ApiError(400, "FLOWMAP.1006", f"the path has no {name}", field=name)
@@ -240,6 +299,11 @@ def _path_param(params: MappingABC[str, str], name: str, limit: int) -> str:
             "FLOWMAP.1006",
             f"{name} must have 1 to {limit} characters, not {len(value)}",
             field=name,
+        )
+    reason = bad_text(value, nul=True)
+    if reason is not None:
+        raise ApiError(
+            400, "FLOWMAP.1006", f"{name} cannot be stored: {reason}", field=name
         )
     return value
 
@@ -288,8 +352,11 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _read_body(body: bytes | bytearray | str | MappingABC[str, Any]) -> Any:
+def _read_body(body: bytes | bytearray | str | MappingABC[str, Any] | None) -> Any:
     if isinstance(body, MappingABC):
+        return body
+    if not isinstance(body, bytes | bytearray | str):
+        # An already parsed body that is not an object (a list, null...).
         return body
     try:
         text = body.decode("utf-8") if isinstance(body, bytes | bytearray) else body
@@ -327,17 +394,21 @@ def _read_body(body: bytes | bytearray | str | MappingABC[str, Any]) -> Any:
 
 def parse_start_request(
     path_params: MappingABC[str, str],
-    headers: MappingABC[str, str] | Iterable[tuple[str | bytes, str | bytes]],
-    body: bytes | bytearray | str | MappingABC[str, Any],
+    headers: MappingABC[str, str] | Iterable[tuple[str | bytes, str | bytes]] | None,
+    body: bytes | bytearray | str | MappingABC[str, Any] | None,
 ) -> StartRequest:
     """Check a start-execution request and return it typed.
 
     ``path_params`` holds ``project_id`` (1-64 characters) and ``workflow_id``
     (1-512). ``headers`` is a mapping or a list of (name, value) pairs
-    (str or Latin-1 bytes); names are matched in any case, other headers are
-    ignored. ``body`` is the raw body (bytes or text, parsed as strict JSON:
-    no NaN, no repeated keys) or an already parsed object. Raises
-    :class:`ApiError` (400) naming the field at fault.
+    (str or Latin-1 bytes), or None for none; names are matched in any
+    case, other headers are ignored. ``body`` is the raw body (bytes or
+    text, parsed as strict JSON: no NaN, no repeated keys) or an already
+    parsed value. Text that no store can keep is refused where it is: a lone
+    surrogate in any string of the body (``$.input.a: a lone surrogate
+    U+D800 is not Unicode text``), a lone surrogate or NUL in a path
+    parameter or a header read. Raises :class:`ApiError` (400) naming the
+    field at fault, and nothing else.
 
     >>> parse_start_request(
     ...     {"project_id": "p1", "workflow_id": "wf"}, {}, b'{"input": []}'
@@ -397,6 +468,20 @@ def parse_start_request(
             f'"headers" must be an object, not {json_kind(extra)}',
             field="headers",
         )
+    for field, value in (("input", data), ("headers", extra)):
+        try:
+            fault = text_fault(value, f"$.{field}")
+        except RecursionError:
+            raise ApiError(
+                400, "FLOWMAP.1001", "the body's JSON is nested too deeply"
+            ) from None
+        if fault is not None:
+            raise ApiError(
+                400,
+                "FLOWMAP.1004",
+                f"{fault[0]}: {fault[1]}",
+                field=fault[0],
+            )
     return StartRequest(
         project_id=project_id,
         workflow_id=workflow_id,

@@ -99,3 +99,13 @@ async def hang(event: Any, context: dict[str, Any]) -> Any:
 
 async def noop(event: Any, context: dict[str, Any]) -> Any:
     return None
+
+
+async def lone_surrogate(event: Any, context: dict[str, Any]) -> Any:
+    """A result no store can keep: a string holding a lone surrogate."""
+    return {"s": ["ok", "a\ud800"]}
+
+
+async def nul_text(event: Any, context: dict[str, Any]) -> Any:
+    """A NUL inside a JSON string: JSON text every store keeps (escaped)."""
+    return {"s": "a\x00b"}

@@ -264,3 +264,96 @@ def test_header_names_in_any_case(value: str, data: st.DataObject) -> None:
         {"project_id": "p", "workflow_id": "w"}, [(name, value)], b'{"input": {}}'
     )
     assert req.merge is (value == "true")
+
+
+# --- odd arguments and text no store can keep (review defects 6 and 9) --------
+
+PATH = {"project_id": "p", "workflow_id": "w"}
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "body", "code"),
+    [
+        (PATH, {}, [], "FLOWMAP.1002"),
+        (PATH, {}, None, "FLOWMAP.1002"),
+        (PATH, {}, 7, "FLOWMAP.1002"),
+        (PATH, 5, b'{"input": {}}', "FLOWMAP.1007"),
+        (PATH, [("only-a-name",)], b'{"input": {}}', "FLOWMAP.1007"),
+        (PATH, [(1, 2)], b'{"input": {}}', "FLOWMAP.1007"),
+        (None, {}, b'{"input": {}}', "FLOWMAP.1006"),
+        ([("project_id", "p")], {}, b'{"input": {}}', "FLOWMAP.1006"),
+    ],
+    ids=[
+        "parsed-list-body",
+        "none-body",
+        "number-body",
+        "headers-not-iterable",
+        "header-not-a-pair",
+        "header-not-text",
+        "path-none",
+        "path-not-a-mapping",
+    ],
+)
+def test_odd_arguments_raise_api_errors(
+    path: Any, headers: Any, body: Any, code: str
+) -> None:
+    with pytest.raises(ApiError) as info:
+        parse_start_request(path, headers, body)
+    assert info.value.status == 400 and info.value.error_code == code
+
+
+def test_headers_none_means_no_headers() -> None:
+    req = parse_start_request(PATH, None, b'{"input": {"a": 1}}')
+    assert req.input == {"a": 1} and req.merge is False
+
+
+def test_api_error_body_keeps_a_short_message_and_escapes_surrogates() -> None:
+    assert ApiError(400, "FLOWMAP.1001", "x").body() == {
+        "error_code": "FLOWMAP.1001",
+        "error_msg": "the body is not valid JSON: x",
+    }
+    body = ApiError(400, "FLOWMAP.1004", "bad \ud800 text").body()
+    assert body["error_msg"] == "bad \\ud800 text"
+    json.dumps(body, ensure_ascii=False).encode("utf-8")
+    clipped = ApiError(400, "FLOWMAP.1004", "\udfff" * 600).body()["error_msg"]
+    assert len(clipped) == 512 and clipped.isascii()
+
+
+TEXT = st.text(
+    st.sampled_from(["a", "\x00", "\ud800", "\udc00", "\u00e9", "\U0001f600"])
+    | st.characters(),
+    max_size=6,
+)
+ANY_JSON = st.recursive(
+    st.none() | st.integers() | TEXT,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(["project_id", "workflow_id"]), TEXT),
+    st.lists(st.tuples(HEADER_NAMES, TEXT), max_size=3),
+    st.one_of(
+        ANY_JSON,
+        ANY_JSON.map(lambda v: {"input": v}),
+        ANY_JSON.map(lambda v: {"input": {"a": v}, "headers": {"h": v}}),
+        ANY_JSON.map(lambda v: json.dumps({"input": {"a": v}})),
+    ),
+)
+def test_any_text_gives_a_storable_request_or_an_api_error(
+    path: dict[str, str], headers: list[tuple[str, str]], body: Any
+) -> None:
+    """Whatever text comes in (lone surrogates and NUL included), the answer
+    is an ApiError whose body encodes as UTF-8, or a request whose every
+    string encodes as UTF-8 (so every store can keep it)."""
+    try:
+        req = parse_start_request(path, headers, body)
+    except ApiError as err:
+        json.dumps(err.body(), ensure_ascii=False).encode("utf-8")
+    else:
+        json.dumps(dataclasses.asdict(req), ensure_ascii=False).encode("utf-8")
+        assert "\x00" not in req.project_id + req.workflow_id

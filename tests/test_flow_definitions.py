@@ -542,7 +542,10 @@ def definitions(draw: Callable[..., Any]) -> dict[str, Any]:
                 state["state_data_filter"] = {"output": draw(FILTERS)}
         states.append(state)
     doc: dict[str, Any] = {
-        "name": draw(st.text(min_size=1, max_size=64)),
+        # (No NUL: a name is stored as text, which PostgreSQL refuses NUL in.)
+        "name": draw(
+            st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=64)
+        ),
         "start": ids[0],
         "functions": [{"name": f, "operation": URN + f} for f in functions],
         "states": states,

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from ._executor import FunctionFailure, json_copy
+from ._executor import FunctionFailure, invalid_result, json_copy
 from ._functions import Handler, find_handler
 
 if TYPE_CHECKING:
@@ -155,10 +155,7 @@ def call_function(
         return {"ok": json_copy(result)}
     except (TypeError, RecursionError) as exc:
         return _error(
-            FunctionFailure(
-                "InvalidResult",
-                f"function {name} returned a value that is not JSON: {exc}",
-            )
+            FunctionFailure("InvalidResult", invalid_result(name, result, exc))
         )
 
 

@@ -10,12 +10,14 @@ workers) without the runner knowing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from ._functions import Handler, find_handler
+from ._text import bad_text, text_problem
 
 __all__ = [
     "EmbeddedExecutor",
@@ -88,7 +90,9 @@ def json_copy(value: Any) -> Any:
 
     Tuples become lists, subclasses of ``str``, ``int``, ``float`` and
     ``bool`` their plain value and other mappings dicts; a non-string key, a
-    NaN or an infinity, or a value of any other type raises TypeError.
+    NaN or an infinity, a string (key or value) holding a lone surrogate
+    (not Unicode text: no store can keep it) or a value of any other type
+    raises TypeError. :func:`~flowmap.flows._text.text_problem` locates it.
 
     >>> a = {"x": [1, {"y": None}]}
     >>> b = json_copy(a)
@@ -97,22 +101,39 @@ def json_copy(value: Any) -> Any:
     """
     kind = type(value)
     if kind is dict:
-        # The checks run in C: a container of plain scalars (most events and
-        # results) is copied without a Python loop over its members.
+        # The key check runs in C: most objects have plain string keys.
         if not _STR.issuperset(map(type, value)):
             for key in value:
                 if type(key) is not str:
                     raise TypeError(f"object key {key!r} is not a string")
+        keys = "".join(value)
+        if not keys.isascii():
+            _check_text(keys)
         copied = value.copy()
-        if not _PLAIN.issuperset(map(type, value.values())):
-            for key, item in value.items():
-                if type(item) not in _PLAIN:
-                    copied[key] = json_copy(item)
+        # One pass over the members: scalars are kept as they are, strings
+        # checked (an ASCII string in constant time), containers copied.
+        for key, item in value.items():
+            member = type(item)
+            if member is str:
+                if not item.isascii():
+                    _check_text(item)
+            elif member not in _PLAIN:
+                copied[key] = json_copy(item)
         return copied
     if kind is list or kind is tuple:
-        if _PLAIN.issuperset(map(type, value)):
-            return list(value)
-        return [item if type(item) in _PLAIN else json_copy(item) for item in value]
+        copied_list = list(value)
+        for index, item in enumerate(copied_list):
+            member = type(item)
+            if member is str:
+                if not item.isascii():
+                    _check_text(item)
+            elif member not in _PLAIN:
+                copied_list[index] = json_copy(item)
+        return copied_list
+    if kind is str:
+        if not value.isascii():
+            _check_text(value)
+        return value
     if kind in _PLAIN:
         return value
     if kind is float:
@@ -127,6 +148,25 @@ def json_copy(value: Any) -> Any:
     if isinstance(value, Mapping):
         return json_copy(dict(value))
     raise TypeError(f"a {type(value).__name__} is not a JSON value")
+
+
+def _check_text(text: str) -> None:
+    """TypeError if a (non-ASCII) string holds a lone surrogate."""
+    reason = bad_text(text)
+    if reason is not None:
+        raise TypeError(reason)
+
+
+def invalid_result(name: str, result: Any, exc: BaseException) -> str:
+    """The message of an ``InvalidResult`` failure: what is wrong, and where
+    for text that cannot be stored (``$.a[0]: a lone surrogate ...``)."""
+    where = None
+    if isinstance(exc, TypeError):
+        with contextlib.suppress(RecursionError):
+            where = text_problem(result)
+    if where is not None:
+        return f"function {name} returned text that cannot be stored: {where}"
+    return f"function {name} returned a value that is not JSON: {exc}"
 
 
 def json_clone(value: Any) -> Any:
@@ -250,8 +290,7 @@ class EmbeddedExecutor:
             return json_copy(result)
         except (TypeError, RecursionError) as exc:
             raise FunctionFailure(
-                "InvalidResult",
-                f"function {name} returned a value that is not JSON: {exc}",
+                "InvalidResult", invalid_result(name, result, exc)
             ) from None
 
     async def aclose(self) -> None:

@@ -32,6 +32,7 @@ from ._definition import (
     _dump,
 )
 from ._problems import DefinitionError, Problem
+from ._text import bad_text
 
 if TYPE_CHECKING:
     import jsonschema
@@ -88,7 +89,14 @@ def _plain(value: Any, parts: Parts, problems: list[Problem], depth: int) -> Any
     The copy also means the definition never shares a container with the
     caller's object.
     """
-    if value is None or isinstance(value, bool | str):
+    if isinstance(value, str):
+        # No store keeps a lone surrogate; the name is also a text column,
+        # where PostgreSQL refuses NUL (other strings are stored in JSON).
+        reason = bad_text(value, nul=parts == ("name",))
+        if reason is not None:
+            problems.append(Problem(parts, reason))
+        return value
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         return int(value)
@@ -107,6 +115,9 @@ def _plain(value: Any, parts: Parts, problems: list[Problem], depth: int) -> Any
                     Problem(parts, f"object keys must be strings, not {key!r}")
                 )
                 continue
+            reason = bad_text(key)
+            if reason is not None:
+                problems.append(Problem(parts, f"the key {key!r}: {reason}"))
             out[key] = _plain(item, (*parts, key), problems, depth + 1)
         return out
     if isinstance(value, list | tuple):

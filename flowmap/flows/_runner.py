@@ -25,7 +25,7 @@ import time
 import typing
 import uuid
 import weakref
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from collections.abc import Mapping as MappingABC
 from typing import Any
 
@@ -43,6 +43,7 @@ from ._executor import (
     EmbeddedExecutor,
     Executor,
     FunctionFailure,
+    invalid_result,
     json_clone,
     json_copy,
 )
@@ -67,6 +68,7 @@ from ._run_errors import (
     WorkflowNotFoundError,
 )
 from ._store import MAX_LIST, MemoryStore, Store
+from ._text import bad_text, scrubbed, text_problem
 
 __all__ = ["EXPRESS_TIMEOUT", "Runner"]
 
@@ -246,6 +248,13 @@ class Runner:
         else:
             self._own_executor = False
         self.executor: Executor = executor
+        # What functions return goes into records: an executor not known to
+        # hand back checked JSON has its results checked (InvalidResult).
+        self._invoke: Callable[..., Coroutine[Any, Any, Any]] = (
+            executor.invoke
+            if type(executor).invoke is EmbeddedExecutor.invoke
+            else functools.partial(_checked_invoke, executor)
+        )
         self.store: Store = store if store is not None else MemoryStore()
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.timeout = timeout
@@ -334,10 +343,13 @@ class Runner:
         """Store a definition as a new workflow; its ``CreateWorkflowResponse``.
 
         A mapping is checked with :func:`load_definition` first (and may
-        raise :class:`DefinitionError`).
+        raise :class:`DefinitionError`); a ``project_id`` or ``created_by``
+        holding a lone surrogate or NUL raises :class:`ExecutionInputError`.
         """
         if not isinstance(definition, Definition):
             definition = load_definition(definition)
+        _check_name("project_id", project_id)
+        _check_name("created_by", created_by)
         now = self._now_ms()
         record = WorkflowRecord(
             workflow_id=str(uuid.uuid4()),
@@ -443,6 +455,13 @@ class Runner:
         workflow_run_id: str | None,
         create_time: str | None,
     ) -> ExecutionRecord:
+        if isinstance(target, str):
+            _check_name("workflow_id", target)
+        _check_name("project_id", project_id)
+        if workflow_run_id is not None:
+            _check_name("workflow_run_id", workflow_run_id)
+        if create_time is not None:
+            _check_name("create_time", create_time)
         if isinstance(target, Definition):
             definition = target
             body, constants = self._prepared(definition)
@@ -465,13 +484,8 @@ class Runner:
             raise ExecutionInputError(
                 "headers", f"must be an object, not {_kind(headers)}"
             )
-        try:
-            data = json_copy(input)
-            header_data = json_copy(headers) if headers is not None else {}
-        except TypeError as exc:
-            raise ExecutionInputError("input", f"is not JSON: {exc}") from None
-        except RecursionError:
-            raise ExecutionInputError("input", "is nested too deeply") from None
+        data = _caller_json("input", input)
+        header_data = _caller_json("headers", headers) if headers is not None else {}
         now = self._now_ms()
         execution_id = _new_id()
         self._running[execution_id] = (definition, constants)
@@ -878,17 +892,46 @@ class Runner:
             )
         except Exception as exc:  # a defect: record it rather than lose it
             log.exception("execution %s failed inside the runner", record.execution_id)
-            with contextlib.suppress(Exception):
-                await self._interrupt(
-                    record,
-                    nodes,
-                    "fail",
-                    f"internal error: {type(exc).__name__}: {exc}",
-                    unsaved,
-                )
+            await self._fail_inside(record, nodes, unsaved, exc)
         finally:
             if self._tasks.get(record.execution_id) is asyncio.current_task():
                 self._finish(record.execution_id)
+
+    async def _fail_inside(
+        self,
+        record: ExecutionRecord,
+        nodes: builtins.list[NodeRecord],
+        unsaved: builtins.list[NodeRecord],
+        exc: Exception,
+    ) -> None:
+        """End an execution that failed inside the runner (a save that
+        raised, say) as ``fail``, so that it never stays ``running``.
+
+        If the store refuses the records as they are, they are saved again
+        with every string it cannot keep made storable (a lone surrogate
+        becomes U+FFFD), all nodes included; if even that fails, the store
+        is unusable and the error is logged.
+        """
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        try:
+            await self._interrupt(record, nodes, "fail", message, unsaved)
+            return
+        except Exception:
+            log.exception(
+                "execution %s: saving its failure failed", record.execution_id
+            )
+        try:
+            for name in ("input", "headers", "state_data", "output"):
+                setattr(record, name, scrubbed(getattr(record, name)))
+            record.error = scrubbed(message)
+            for node in nodes:
+                node.attempts[:] = scrubbed(node.attempts)
+            await self.store.save_execution(record, [*unsaved, *nodes])
+        except Exception:
+            log.exception(
+                "execution %s: the store refused its end; it stays as last saved",
+                record.execution_id,
+            )
 
     async def _run(
         self,
@@ -912,7 +955,7 @@ class Runner:
         data = record.state_data
         state_id = record.state_id
         store = self.store
-        executor = self.executor
+        invoke = self._invoke
         headers = record.headers
         clock = self.clock
         now = time.time if type(clock) is SystemClock else clock.now
@@ -990,9 +1033,7 @@ class Runner:
                             "headers": json_clone(headers) if headers else {},
                         }
                         assert function_name is not None and function_urn is not None
-                        result = await executor.invoke(
-                            function_name, function_urn, event, own
-                        )
+                        result = await invoke(function_name, function_urn, event, own)
                         attempt["output"] = result
                         if result is not None:
                             current = merge_result(current, result)
@@ -1275,7 +1316,45 @@ class Runner:
         # with the one container in it, the headers, copied.
         headers = context["headers"]
         own = {**context, "headers": json_clone(headers) if headers else {}}
-        return self.executor.invoke(function.name, function.operation, event, own)
+        return self._invoke(function.name, function.operation, event, own)
+
+
+async def _checked_invoke(
+    executor: Executor, name: str, operation: str, event: Any, context: Any
+) -> Any:
+    """Call ``executor`` and check that the result is JSON every store keeps."""
+    result = await executor.invoke(name, operation, event, context)
+    try:
+        return json_copy(result)
+    except (TypeError, RecursionError) as exc:
+        raise FunctionFailure(
+            "InvalidResult", invalid_result(name, result, exc)
+        ) from None
+
+
+def _check_name(field: str, text: str) -> None:
+    """ExecutionInputError for an id or name no store keeps as text."""
+    if not isinstance(text, str) or (text.isascii() and "\x00" not in text):
+        return
+    reason = bad_text(text, nul=True)
+    if reason is not None:
+        raise ExecutionInputError(field, f"cannot be stored: {reason}")
+
+
+def _caller_json(field: str, value: Any) -> Any:
+    """A copy of the caller's ``input`` or ``headers``; ExecutionInputError
+    (locating text that cannot be stored) when it is not storable JSON."""
+    try:
+        return json_copy(value)
+    except TypeError as exc:
+        where = None
+        with contextlib.suppress(RecursionError):
+            where = text_problem(value, f"$.{field}")
+        if where is not None:
+            raise ExecutionInputError(field, f"cannot be stored: {where}") from None
+        raise ExecutionInputError(field, f"is not JSON: {exc}") from None
+    except RecursionError:
+        raise ExecutionInputError(field, "is nested too deeply") from None
 
 
 def _attempt(begin: int, input: Any, node: NodeRecord) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..flows import Runner
+from ..flows._text import bad_text
 from ._errors import (
     BAD_PATH,
     BAD_QUERY,
@@ -244,6 +245,11 @@ def _check_ids(call: Call) -> dict[str, str]:
                 f"{name} must have 1 to {limit} characters, not {len(value)}",
                 field=name,
             )
+        reason = bad_text(value, nul=True)
+        if reason is not None:
+            raise ApiError(
+                400, BAD_PATH, f"{name} cannot be stored: {reason}", field=name
+            )
     return params
 
 
@@ -298,6 +304,8 @@ class _Routes:
     async def list_workflows(self, call: Call) -> Response:
         _check_ids(call)
         name = call.request.query_params.get("workflow_name") or None
+        if name is not None and (reason := bad_text(name, nul=True)):
+            raise ApiError(400, BAD_QUERY, f"query parameter workflow_name: {reason}")
         limit = _int_param(call, "limit", 200, 1, 200)
         offset = _int_param(call, "offset", 0, 0, 10**9)
         total, workflows = await self.backend.list_workflows(
