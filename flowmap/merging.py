@@ -24,7 +24,7 @@ from itertools import chain
 from typing import Any, Literal
 
 from flowmap.errors import MergeError, MergeOptionError
-from flowmap.jsonpath.query import Query
+from flowmap.jsonpath.query import Query, normalized_path
 from flowmap.jsonpath.query import compile as compile_query
 
 __all__ = [
@@ -202,7 +202,7 @@ $['order']['id'] is a number, not an object
                     steps,
                     position,
                     f"index {step} is out of range for the array of "
-                    f"{len(node)} at {_normalized(steps[:position])}, and "
+                    f"{len(node)} at {normalized_path(steps[:position])}, and "
                     "placing never appends",
                 )
         else:
@@ -216,7 +216,7 @@ $['order']['id'] is a number, not an object
                     raise _place_error(
                         steps,
                         position + 1,
-                        f"{_normalized(steps[: position + 1])} does not exist, "
+                        f"{normalized_path(steps[: position + 1])} does not exist, "
                         "and only missing objects are created, not arrays",
                     )
                 created: dict[str, Any] = {}
@@ -524,34 +524,9 @@ def _deepcopy(value: Any) -> Any:
     return root
 
 
-def _normalized(steps: tuple[str | int, ...]) -> str:
-    """Render steps as an RFC 9535 normalized path such as ``$['a'][3]``."""
-    parts = ["$"]
-    for step in steps:
-        if isinstance(step, int):
-            parts.append(f"[{step}]")
-        else:
-            parts.append(f"['{step.translate(_NAME_ESCAPES)}']")
-    return "".join(parts)
-
-
-_NAME_ESCAPES = {code: f"\\u{code:04x}" for code in range(0x20)}
-_NAME_ESCAPES.update(
-    {
-        ord("\b"): "\\b",
-        ord("\f"): "\\f",
-        ord("\n"): "\\n",
-        ord("\r"): "\\r",
-        ord("\t"): "\\t",
-        ord("'"): "\\'",
-        ord("\\"): "\\\\",
-    }
-)
-
-
 def _wrong_type(at: tuple[str | int, ...], found: Any, wanted: str) -> str:
     """Say that the value at ``at`` is not the container a step needs."""
-    return f"{_normalized(at)} is {_article(_json_type(found))}, not {wanted}"
+    return f"{normalized_path(at)} is {_article(_json_type(found))}, not {wanted}"
 
 
 def _place_error(
@@ -562,8 +537,8 @@ def _place_error(
     The message names the whole path, the failing step and the value the
     step was applied to, e.g. ``$['a'] is a string, not an object``.
     """
-    path = _normalized(steps)
-    step = _normalized(steps[: position + 1])
+    path = normalized_path(steps)
+    step = normalized_path(steps[: position + 1])
     where = "" if step == path else f" (at step {step})"
     return MergeError(
         f"cannot place a value at {path}: {reason}{where}", path=path, step=step

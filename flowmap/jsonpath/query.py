@@ -339,6 +339,8 @@ def normalized_path(steps: tuple[str | int, ...]) -> str:
 
     >>> normalized_path(("a", 0, "b c"))
     "$['a'][0]['b c']"
+    >>> print(normalized_path(("a", 0, "it's")))
+    $['a'][0]['it\\'s']
     """
     return "$" + "".join(
         name_part(step) if isinstance(step, str) else f"[{step}]" for step in steps

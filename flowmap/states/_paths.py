@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import MergeError
+from ..jsonpath import normalized_path
 from ..merging import place
 from ._errors import StatesDefinitionError, StatesRuntimeError, compact_json
 from ._payload import parse_path
@@ -92,32 +93,6 @@ Invalid path '$.a.b' : No results for path: $['a']['b']
     return select
 
 
-_NAME_ESCAPES = {"'": "\\'", "\\": "\\\\", "\b": "\\b", "\f": "\\f"}
-_NAME_ESCAPES.update({"\n": "\\n", "\r": "\\r", "\t": "\\t"})
-
-
-def _name_part(name: str) -> str:
-    """``['name']`` as RFC 9535 section 2.7 writes a name in a normalized path."""
-    out = []
-    for ch in name:
-        escaped = _NAME_ESCAPES.get(ch)
-        if escaped is None and ch < " ":
-            escaped = f"\\u{ord(ch):04x}"
-        out.append(ch if escaped is None else escaped)
-    return "['" + "".join(out) + "']"
-
-
-def _normalized(steps: tuple[str | int, ...]) -> str:
-    """The normalized path of singular steps.
-
-    >>> print(_normalized(("a", 0, "it's")))
-    $['a'][0]['it\\'s']
-    """
-    return "$" + "".join(
-        _name_part(step) if isinstance(step, str) else f"[{step}]" for step in steps
-    )
-
-
 def _why(steps: tuple[str | int, ...], document: Any) -> str:
     """Jayway's reason for a definite path that selected nothing."""
     node = document
@@ -129,12 +104,12 @@ def _why(steps: tuple[str | int, ...], document: Any) -> str:
                     node = node[step]
                     continue
                 if i < last:
-                    return f"Missing property in path {_normalized(steps[: i + 1])}"
+                    return f"Missing property in path {normalized_path(steps[: i + 1])}"
         elif isinstance(node, list) and -len(node) <= step < len(node):
             node = node[step]
             continue
         break
-    return f"No results for path: {_normalized(steps)}"
+    return f"No results for path: {normalized_path(steps)}"
 
 
 def compile_result_path(path: Any) -> Placer | None:
