@@ -49,15 +49,8 @@ class StatesRuntimeError(FlowmapError, ValueError):
         self.cause = cause
         self.detail = detail
 
-    def __reduce__(
-        self,
-    ) -> tuple[type[StatesRuntimeError], tuple[str, str, str | None]]:
-        return (type(self), (self.error, self.cause, self.detail))
-
+    # repr() and pickle come from FlowmapError, over these fields.
     _repr_fields = ("error", "cause", "detail")
-
-    def __repr__(self) -> str:
-        return _repr(self)
 
     def __str__(self) -> str:
         text = f"{self.error}: {self.cause}"
@@ -83,26 +76,6 @@ class StatesDefinitionError(MappingError):
     """
 
     __module__ = "flowmap.states"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (
-            type(self),
-            (self.reason, self.location, self.syntax_error),
-        )
-
-    _repr_fields = ("reason", "location", "syntax_error")
-
-    def __repr__(self) -> str:
-        return _repr(self)
-
-
-def _repr(error: FlowmapError) -> str:
-    """``Class(field=value, ...)`` over the error's ``_repr_fields``."""
-    fields = ", ".join(
-        f"{name}={getattr(error, name, None)!r}"
-        for name in getattr(error, "_repr_fields", ())
-    )
-    return f"{type(error).__name__}({fields})"
 
 
 def compact_json(value: Any) -> str:
