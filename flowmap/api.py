@@ -308,8 +308,8 @@ def _path_param(params: MappingABC[str, str], name: str, limit: int) -> str:
     return value
 
 
-# strict_loads and RepeatedKeyError are also the server's (flowmap.server reads
-# every request body with them); they are not in __all__.
+# read_json is also the server's (flowmap.server reads every request body with
+# it, so each route words a bad body alike); it is not in __all__.
 
 
 class RepeatedKeyError(ValueError):
@@ -358,6 +358,12 @@ def _read_body(body: bytes | bytearray | str | MappingABC[str, Any] | None) -> A
     if not isinstance(body, bytes | bytearray | str):
         # An already parsed body that is not an object (a list, null...).
         return body
+    return read_json(body)
+
+
+def read_json(body: bytes | bytearray | str) -> Any:
+    """A request body's JSON (:func:`strict_loads`); :class:`ApiError`
+    ``FLOWMAP.1001`` naming the byte, key or position when it is not JSON."""
     try:
         text = body.decode("utf-8") if isinstance(body, bytes | bytearray) else body
     except UnicodeDecodeError as exc:
