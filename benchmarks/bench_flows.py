@@ -30,7 +30,6 @@ of several repeats. ``--quick`` makes a short run.
 from __future__ import annotations
 
 import asyncio
-import gc
 import sys
 import tempfile
 import time
@@ -40,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _timing import no_gc
 
 import flowmap
 from flowmap.flows import MemoryStore, Runner, SQLiteStore, load_definition
@@ -291,12 +292,8 @@ async def throughput(store: Any, count: int, in_flight: int) -> float:
 def best(repeat: int, fn: Any, *args: Any) -> float:
     times = []
     for _ in range(repeat):
-        gc.collect()
-        gc.disable()
-        try:
+        with no_gc():
             times.append(asyncio.run(fn(*args)))
-        finally:
-            gc.enable()
     return min(times)
 
 

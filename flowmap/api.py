@@ -281,7 +281,9 @@ def _read_headers(
     return seen
 
 
-def _path_param(params: MappingABC[str, str], name: str, limit: int) -> str:
+def path_param(params: MappingABC[str, str], name: str, limit: int) -> str:
+    """``params[name]``, checked: 1 to ``limit`` characters of text a store
+    keeps (:class:`ApiError` ``FLOWMAP.1006`` naming the parameter otherwise)."""
     if not isinstance(params, MappingABC):
         raise ApiError(
             400,
@@ -308,8 +310,9 @@ def _path_param(params: MappingABC[str, str], name: str, limit: int) -> str:
     return value
 
 
-# strict_loads and RepeatedKeyError are also the server's (flowmap.server reads
-# every request body with them); they are not in __all__.
+# read_json and path_param are also the server's (flowmap.server reads every
+# request body and path id with them, so each route words a fault alike); they
+# are not in __all__.
 
 
 class RepeatedKeyError(ValueError):
@@ -358,6 +361,12 @@ def _read_body(body: bytes | bytearray | str | MappingABC[str, Any] | None) -> A
     if not isinstance(body, bytes | bytearray | str):
         # An already parsed body that is not an object (a list, null...).
         return body
+    return read_json(body)
+
+
+def read_json(body: bytes | bytearray | str) -> Any:
+    """A request body's JSON (:func:`strict_loads`); :class:`ApiError`
+    ``FLOWMAP.1001`` naming the byte, key or position when it is not JSON."""
     try:
         text = body.decode("utf-8") if isinstance(body, bytes | bytearray) else body
     except UnicodeDecodeError as exc:
@@ -417,8 +426,8 @@ def parse_start_request(
       ...
     flowmap.api.ApiError: 400 FLOWMAP.1004: "input" must be an object, not an array
     """
-    project_id = _path_param(path_params, "project_id", PROJECT_ID_MAX)
-    workflow_id = _path_param(path_params, "workflow_id", WORKFLOW_ID_MAX)
+    project_id = path_param(path_params, "project_id", PROJECT_ID_MAX)
+    workflow_id = path_param(path_params, "workflow_id", WORKFLOW_ID_MAX)
     seen = _read_headers(headers)
     try:
         merge = parse_merge_header(seen.get(MERGE_HEADER))

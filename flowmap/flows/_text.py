@@ -56,13 +56,24 @@ def text_fault(
     value: Any, path: str = "$", *, nul: bool = False
 ) -> tuple[str, str] | None:
     """:func:`text_problem` as ``(location, reason)``."""
-    return _find(value, path, nul, 0)
+    found = _find(value, nul, 0)
+    if found is None:
+        return None
+    # The location is spelled only for a fault, not for every member walked.
+    steps, reason = found
+    for step in reversed(steps):
+        path = f"{path}[{step}]" if isinstance(step, int) else _member(path, step[0])
+    return path, reason
 
 
-def _find(value: Any, path: str, nul: bool, depth: int) -> tuple[str, str] | None:
+def _find(
+    value: Any, nul: bool, depth: int
+) -> tuple[list[int | tuple[Any]], str] | None:
+    """The first fault as (steps from it up to ``value``, reason): a list
+    index as an int, an object key as a 1-tuple."""
     if isinstance(value, str):
         reason = bad_text(value, nul=nul)
-        return None if reason is None else (path, reason)
+        return None if reason is None else ([], reason)
     if depth > 1000:
         return None
     if isinstance(value, dict):
@@ -70,14 +81,16 @@ def _find(value: Any, path: str, nul: bool, depth: int) -> tuple[str, str] | Non
             if isinstance(key, str):
                 reason = bad_text(key, nul=nul)
                 if reason is not None:
-                    return (path, f"the key {_quoted(key)}: {reason}")
-            found = _find(item, _member(path, key), nul, depth + 1)
+                    return ([], f"the key {_quoted(key)}: {reason}")
+            found = _find(item, nul, depth + 1)
             if found is not None:
+                found[0].append((key,))
                 return found
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            found = _find(item, f"{path}[{index}]", nul, depth + 1)
+            found = _find(item, nul, depth + 1)
             if found is not None:
+                found[0].append(index)
                 return found
     return None
 

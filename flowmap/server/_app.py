@@ -22,10 +22,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..api import PROJECT_ID_MAX, WORKFLOW_ID_MAX, path_param
 from ..flows import Runner
 from ..flows._text import bad_text
 from ._errors import (
-    BAD_PATH,
     BAD_QUERY,
     BAD_TYPE,
     METHOD_NOT_ALLOWED,
@@ -231,25 +231,17 @@ def _dispatch(methods: dict[str, Any], settings: Settings) -> Any:
     return dispatch
 
 
-_ID_LIMITS = {"project_id": 64, "workflow_id": 512, "execution_id": 128}
+_ID_LIMITS = {
+    "project_id": PROJECT_ID_MAX,
+    "workflow_id": WORKFLOW_ID_MAX,
+    "execution_id": 128,
+}
 
 
 def _check_ids(call: Call) -> dict[str, str]:
     params = call.params
-    for name, value in params.items():
-        limit = _ID_LIMITS.get(name, 512)
-        if not 1 <= len(value) <= limit:
-            raise ApiError(
-                400,
-                BAD_PATH,
-                f"{name} must have 1 to {limit} characters, not {len(value)}",
-                field=name,
-            )
-        reason = bad_text(value, nul=True)
-        if reason is not None:
-            raise ApiError(
-                400, BAD_PATH, f"{name} cannot be stored: {reason}", field=name
-            )
+    for name in params:
+        path_param(params, name, _ID_LIMITS.get(name, 512))
     return params
 
 

@@ -14,7 +14,6 @@ Each route handler is an ``async def handler(call: Call) -> Response``;
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,7 +23,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..api import RepeatedKeyError, strict_loads
+from ..api import read_json
 from ._errors import BAD_JSON, BAD_SIGNATURE, TOO_LARGE, ApiError
 from ._signature import KeyRing, SignatureError, verify_signature
 
@@ -63,36 +62,7 @@ class Call:
             raise ApiError(
                 400, BAD_JSON, "the request body is empty; a JSON object is required"
             )
-        try:
-            text = self.body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ApiError(
-                400, BAD_JSON, f"the request body is not UTF-8 (byte {exc.start})"
-            ) from None
-        try:
-            return strict_loads(text)
-        except RepeatedKeyError as exc:
-            raise ApiError(
-                400,
-                BAD_JSON,
-                f"the request body's JSON repeats the key {exc.key[:64]!r} in one "
-                "object",
-            ) from None
-        except json.JSONDecodeError as exc:
-            raise ApiError(
-                400,
-                BAD_JSON,
-                f"the request body is not valid JSON: {exc.msg} "
-                f"(line {exc.lineno}, column {exc.colno})",
-            ) from None
-        except ValueError as exc:  # NaN/Infinity, or a 4,300+ digit integer
-            raise ApiError(
-                400, BAD_JSON, f"the request body is not valid JSON: {exc}"
-            ) from None
-        except RecursionError:
-            raise ApiError(
-                400, BAD_JSON, "the request body is nested too deeply"
-            ) from None
+        return read_json(self.body)
 
 
 Handler = Callable[[Call], Awaitable[Response]]
