@@ -225,7 +225,7 @@ def _query(args: argparse.Namespace, io: _IO) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flowmap",
         description="Map and query JSON with compiled RFC 9535 JSONPath.",
@@ -270,16 +270,46 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print only the first value (error if none)",
     )
-    from .flows import _cli as flows_cli
-
-    flows_cli.add_parser(sub).set_defaults(handler=flows_cli.command)
-    from .server import _cli as serve_cli
-
-    serve_cli.add_parser(sub).set_defaults(handler=_serve)
-    from .flows import _worker as worker_cli
-
-    worker_cli.add_parser(sub).set_defaults(handler=_worker)
+    for name, summary in _ENGINE_COMMANDS.items():
+        if name == command:
+            _add_engine_command(sub, name)
+        else:
+            # Only the chosen command's module is imported (the flow engine
+            # costs more to import than all of map and query): the others
+            # are listed by name and summary, for --help.
+            sub.add_parser(name, help=summary, add_help=False)
     return parser
+
+
+#: The subcommands built on the flow engine, with their --help summaries.
+_ENGINE_COMMANDS = {
+    "run": "run a flow definition and print its execution record",
+    "serve": "serve the FunctionGraph flow API over HTTP (needs flowmap[server])",
+    "worker": "run a Celery worker that calls flow functions (needs flowmap[celery])",
+}
+
+
+def _add_engine_command(sub: Any, name: str) -> None:
+    if name == "run":
+        from .flows import _cli as flows_cli
+
+        flows_cli.add_parser(sub, _ENGINE_COMMANDS[name]).set_defaults(
+            handler=flows_cli.command
+        )
+    elif name == "serve":
+        from .server import _cli as serve_cli
+
+        serve_cli.add_parser(sub, _ENGINE_COMMANDS[name]).set_defaults(handler=_serve)
+    else:
+        from .flows import _worker as worker_cli
+
+        worker_cli.add_parser(sub, _ENGINE_COMMANDS[name]).set_defaults(handler=_worker)
+
+
+def _command_name(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option
+    (the top-level options take no values)."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def _log_stream(io: _IO) -> IO[str]:
@@ -314,7 +344,8 @@ def main(
         sys.stdout if stdout is None else stdout,
         sys.stderr if stderr is None else stderr,
     )
-    args = _parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = _parser(_command_name(words)).parse_args(words)
     handler: Callable[[argparse.Namespace, _IO], int] = args.handler
     try:
         return handler(args, io)

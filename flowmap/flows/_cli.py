@@ -34,11 +34,11 @@ class CommandIO(Protocol):
     def write_json(self, value: Any) -> None: ...
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: Any, summary: str) -> argparse.ArgumentParser:
     """Add the ``run`` subcommand to an argparse subparsers object."""
     r: argparse.ArgumentParser = sub.add_parser(
         "run",
-        help="run a flow definition and print its execution record",
+        help=summary,
         description=(
             "Run a FunctionGraph flow definition once with functions from a Python "
             "module, and print the execution record (ShowWorkflowExecutionResponse). "

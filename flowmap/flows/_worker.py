@@ -41,11 +41,11 @@ def _seconds(text: str) -> float:
     return value
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: Any, summary: str) -> argparse.ArgumentParser:
     """Register ``worker`` on the subparsers of the ``flowmap`` command."""
     w: argparse.ArgumentParser = sub.add_parser(
         "worker",
-        help="run a Celery worker that calls flow functions (needs flowmap[celery])",
+        help=summary,
         description="Run a Celery worker that calls the functions of flows run "
         "with the Celery executor; see docs/scale.md.",
     )

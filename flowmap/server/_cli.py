@@ -36,11 +36,11 @@ def _seconds(text: str) -> float:
     return value
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: Any, summary: str) -> argparse.ArgumentParser:
     """Register ``serve`` on the subparsers of the ``flowmap`` command."""
     s: argparse.ArgumentParser = sub.add_parser(
         "serve",
-        help="serve the FunctionGraph flow API over HTTP (needs flowmap[server])",
+        help=summary,
         description="Serve the FunctionGraph flow API (the routes of the official "
         "SDK, huaweicloudsdkfunctiongraph v2) over HTTP; see docs/server.md.",
     )
